@@ -1,0 +1,2 @@
+/** @mats/clap: see README.md. The public API is assembled here. */
+export const PACKAGE_NAME = '@mats/clap';

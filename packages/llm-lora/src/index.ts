@@ -1,0 +1,2 @@
+/** @mats/llm-lora: see README.md. The public API is assembled here. */
+export const PACKAGE_NAME = '@mats/llm-lora';

@@ -1,0 +1,2 @@
+/** @mats/mapper: see README.md. The public API is assembled here. */
+export const PACKAGE_NAME = '@mats/mapper';

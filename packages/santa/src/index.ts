@@ -1,0 +1,2 @@
+/** @mats/santa: see README.md. The public API is assembled here. */
+export const PACKAGE_NAME = '@mats/santa';

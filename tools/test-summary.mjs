@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// Adds up the vitest JSON reports of every project (written by each `test` target) and prints one
+// closing line, "Tests: N passed, N failed, N skipped", so a CI log states what ran.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const root = resolve(new URL('..', import.meta.url).pathname);
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const rows = [];
+for (const group of ['packages', 'apps']) {
+  for (const name of readdirSync(join(root, group)).sort()) {
+    const file = join(root, group, name, 'test-results.json');
+    if (!existsSync(file)) continue;
+    const r = JSON.parse(readFileSync(file, 'utf8'));
+    passed += r.numPassedTests;
+    failed += r.numFailedTests;
+    skipped += r.numPendingTests + (r.numTodoTests ?? 0);
+    rows.push(`  ${`${group}/${name}`.padEnd(22)} ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+  }
+}
+console.log(rows.join('\n'));
+console.log(`Tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
