@@ -1,0 +1,110 @@
+/**
+ * Bandlimited resampling that reproduces torchaudio's default `Resample` / `functional.resample`
+ * (windowed-sinc interpolation, "sinc_interp_hann", lowpass_filter_width 6, rolloff 0.99):
+ * the ratio is reduced by the gcd of the two rates, one filter per output phase is built from a
+ * Hann-windowed sinc, the input is zero-padded by `width` on the left and `width + orig` on the right,
+ * filtered with stride `orig`, and cut to ceil(length * new / orig) samples.
+ * As in `transforms.Resample` (dtype None), the kernel is computed in float64 and rounded to float32.
+ */
+import type { AudioClip } from './clip.js';
+
+export interface ResampleOptions {
+  /** Zero crossings of the sinc on each side (torchaudio default 6). */
+  lowpassFilterWidth?: number;
+  /** Cutoff as a fraction of the lower Nyquist frequency (torchaudio default 0.99). */
+  rolloff?: number;
+}
+
+interface Kernel {
+  orig: number;
+  newRate: number;
+  width: number;
+  taps: number;
+  /** [newRate][taps], row-major, float32 values as in torchaudio. */
+  weights: Float32Array;
+}
+
+/** Beyond this many kernel coefficients the rates are too close to coprime to resample this way. */
+const MAX_KERNEL_SIZE = 20_000_000;
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+const kernelCache = new Map<string, Kernel>();
+
+function getKernel(fromRate: number, toRate: number, lowpassFilterWidth: number, rolloff: number): Kernel {
+  const key = `${fromRate}:${toRate}:${lowpassFilterWidth}:${rolloff}`;
+  const cached = kernelCache.get(key);
+  if (cached) return cached;
+  const g = gcd(fromRate, toRate);
+  const orig = fromRate / g;
+  const newRate = toRate / g;
+  const baseFreq = Math.min(orig, newRate) * rolloff;
+  const width = Math.ceil((lowpassFilterWidth * orig) / baseFreq);
+  const taps = 2 * width + orig;
+  if (taps * newRate > MAX_KERNEL_SIZE) {
+    throw new Error(
+      `resample: ${fromRate} Hz -> ${toRate} Hz reduces to ${orig}:${newRate}, which needs a ${newRate} x ${taps} kernel; ` +
+        `resample through an intermediate rate with a simpler ratio`,
+    );
+  }
+  const weights = new Float32Array(newRate * taps);
+  const scale = baseFreq / orig;
+  for (let i = 0; i < newRate; i++) {
+    for (let k = 0; k < taps; k++) {
+      // t = (-i / new + (k - width) / orig) * base, clamped to the filter's support. torchaudio divides
+      // the phase offsets -i / new in float32 (arange defaults to float32) and the rest in float64.
+      let t = (Math.fround(-i / newRate) + (k - width) / orig) * baseFreq;
+      if (t < -lowpassFilterWidth) t = -lowpassFilterWidth;
+      if (t > lowpassFilterWidth) t = lowpassFilterWidth;
+      const c = Math.cos((t * Math.PI) / lowpassFilterWidth / 2);
+      const window = c * c;
+      const x = t * Math.PI;
+      const sinc = x === 0 ? 1 : Math.sin(x) / x;
+      weights[i * taps + k] = sinc * (window * scale);
+    }
+  }
+  const kernel = { orig, newRate, width, taps, weights };
+  if (kernelCache.size > 16) kernelCache.clear();
+  kernelCache.set(key, kernel);
+  return kernel;
+}
+
+function checkRate(rate: number, what: string): void {
+  if (!Number.isInteger(rate) || rate <= 0) throw new Error(`resample: ${what} must be a positive integer in Hz, got ${rate}`);
+}
+
+/** Resamples one channel from `fromRate` to `toRate` Hz. Returns the input itself when the rates are equal (as torchaudio). */
+export function resample(samples: Float32Array, fromRate: number, toRate: number, options: ResampleOptions = {}): Float32Array {
+  checkRate(fromRate, 'fromRate');
+  checkRate(toRate, 'toRate');
+  const lowpassFilterWidth = options.lowpassFilterWidth ?? 6;
+  const rolloff = options.rolloff ?? 0.99;
+  if (!(lowpassFilterWidth > 0)) throw new Error(`resample: lowpassFilterWidth must be positive, got ${lowpassFilterWidth}`);
+  if (!(rolloff > 0 && rolloff <= 1)) throw new Error(`resample: rolloff must be in (0, 1], got ${rolloff}`);
+  if (fromRate === toRate) return samples;
+  const { orig, newRate, width, taps, weights } = getKernel(fromRate, toRate, lowpassFilterWidth, rolloff);
+  const length = samples.length;
+  const padded = new Float32Array(length + 2 * width + orig);
+  padded.set(samples, width);
+  const outLength = Math.ceil((newRate * length) / orig);
+  const out = new Float32Array(outLength);
+  for (let j = 0, o = 0; o < outLength; j++) {
+    const start = j * orig;
+    for (let i = 0; i < newRate && o < outLength; i++, o++) {
+      let acc = 0;
+      const row = i * taps;
+      for (let k = 0; k < taps; k++) acc += padded[start + k] * weights[row + k];
+      out[o] = acc;
+    }
+  }
+  return out;
+}
+
+/** Resamples every channel of a clip. */
+export function resampleClip(clip: AudioClip, toRate: number, options: ResampleOptions = {}): AudioClip {
+  if (clip.sampleRate === toRate) return clip;
+  return { sampleRate: toRate, channels: clip.channels.map((ch) => resample(ch, clip.sampleRate, toRate, options)) };
+}
