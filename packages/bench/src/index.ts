@@ -21,3 +21,34 @@ export {
   type MmauReport,
   type AccuracyCell,
 } from './mmau.js';
+export {
+  accuracy,
+  averagePrecision,
+  averagePrecisionPerClass,
+  meanAveragePrecision,
+  matchPredictionsToLabels,
+  createBagOfWordsEncoder,
+  type TextEmbedder,
+  type MatchOptions,
+  type MatchResult,
+} from './classification.js';
+export { aqaAccuracy, normalizeAnswer, type AqaItem, type AqaReport, type AqaCell } from './aqa.js';
+export {
+  runBenchmark,
+  reportsToMarkdown,
+  parseBenchmarkLines,
+  formatHumanLine,
+  median,
+  type BenchmarkOptions,
+  type BenchmarkResult,
+} from './harness.js';
+export {
+  readJsonFile,
+  parseCaptionPredictions,
+  parseCaptionReferences,
+  parseTextPredictions,
+  parseLabelFile,
+  checkSameIds,
+  type LabelFile,
+} from './io.js';
+export { runCli } from './cli.js';
