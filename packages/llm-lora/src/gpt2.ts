@@ -1,0 +1,383 @@
+/**
+ * GPT-2 in tfjs, laid out like Hugging Face's GPT2LMHeadModel (Conv1D weights stored [in, out], so a
+ * projection is a plain `x @ W + b` with no transpose), the LM head tied to `wte`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { readSafetensors, writeSafetensors, writeFileAtomic, type Rng, type SafetensorsFile, type TensorToWrite } from '@mats/core';
+import { configFromHf, configToHf, type Gpt2Config } from './config.js';
+import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
+
+/** A projection in GPT-2's Conv1D layout. LoRA replaces it with a wrapper (see lora.ts). */
+export interface Projection {
+  apply(x2d: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D;
+}
+
+export class Conv1D implements Projection {
+  constructor(
+    readonly weight: tf.Variable, // [in, out]
+    readonly bias: tf.Variable, // [out]
+  ) {}
+  apply(x2d: tf.Tensor2D): tf.Tensor2D {
+    return tf.fused.matMul({ a: x2d, b: this.weight as tf.Tensor2D, bias: this.bias }) as tf.Tensor2D;
+  }
+}
+
+export interface LayerNorm {
+  weight: tf.Variable;
+  bias: tf.Variable;
+}
+
+export interface Block {
+  ln1: LayerNorm;
+  cAttn: Projection;
+  cProjAttn: Projection;
+  ln2: LayerNorm;
+  cFc: Projection;
+  cProjMlp: Projection;
+}
+
+/** Per-call state: training mode (LoRA dropout) and the seed stream for dropout masks. */
+export interface ForwardContext {
+  training: boolean;
+  /** Draws dropout seeds; required when training with dropout. */
+  rng?: Rng;
+}
+
+/** Keys and values of earlier positions, per layer, each [batch, heads, past, headDim]. */
+export interface KvCache {
+  keys: tf.Tensor4D[];
+  values: tf.Tensor4D[];
+  /** Number of cached positions. */
+  length: number;
+}
+
+export interface ForwardOptions {
+  /** [batch, seq] of 1 (attend) / 0 (padding). With a cache: [batch, past + seq]. Default all ones. */
+  attentionMask?: number[][];
+  /** Position ids [batch, seq]; default past..past+seq-1 for every row. */
+  positions?: number[][];
+  cache?: KvCache;
+  /** Return the updated cache (inference only). */
+  useCache?: boolean;
+  training?: boolean;
+  rng?: Rng;
+}
+
+export interface ForwardResult {
+  /** Final hidden states after ln_f, [batch, seq, n_embd]. */
+  hidden: tf.Tensor3D;
+  cache?: KvCache;
+}
+
+/** Names of every base tensor (HF names, without `transformer.`), with their shapes. */
+export function expectedTensors(config: Gpt2Config): Map<string, number[]> {
+  const { vocabSize: V, nPositions: P, nEmbd: C, nInner: I } = config;
+  const m = new Map<string, number[]>();
+  m.set('wte.weight', [V, C]);
+  m.set('wpe.weight', [P, C]);
+  for (let i = 0; i < config.nLayer; i++) {
+    const h = `h.${i}.`;
+    m.set(h + 'ln_1.weight', [C]);
+    m.set(h + 'ln_1.bias', [C]);
+    m.set(h + 'attn.c_attn.weight', [C, 3 * C]);
+    m.set(h + 'attn.c_attn.bias', [3 * C]);
+    m.set(h + 'attn.c_proj.weight', [C, C]);
+    m.set(h + 'attn.c_proj.bias', [C]);
+    m.set(h + 'ln_2.weight', [C]);
+    m.set(h + 'ln_2.bias', [C]);
+    m.set(h + 'mlp.c_fc.weight', [C, I]);
+    m.set(h + 'mlp.c_fc.bias', [I]);
+    m.set(h + 'mlp.c_proj.weight', [I, C]);
+    m.set(h + 'mlp.c_proj.bias', [C]);
+  }
+  m.set('ln_f.weight', [C]);
+  m.set('ln_f.bias', [C]);
+  return m;
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/** GELU, tanh approximation (HF "gelu_new"). */
+export function geluNew(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), SQRT_2_OVER_PI);
+    return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+  });
+}
+
+function layerNorm(x: tf.Tensor2D, ln: LayerNorm, eps: number): tf.Tensor2D {
+  const { mean, variance } = tf.moments(x, -1, true);
+  const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+  return tf.add(tf.mul(normed, ln.weight), ln.bias) as tf.Tensor2D;
+}
+
+/**
+ * The causal + padding mask as an additive bias [batch, 1, q, past + q]: 0 where a query may attend,
+ * a large negative number elsewhere. Built once per forward on the CPU and shared by every layer.
+ */
+export function attentionBias(batch: number, queryLen: number, pastLen: number, mask?: number[][]): tf.Tensor4D {
+  const keyLen = pastLen + queryLen;
+  const data = new Float32Array(batch * queryLen * keyLen);
+  for (let b = 0; b < batch; b++) {
+    const row = mask?.[b];
+    if (mask && (!row || row.length !== keyLen)) throw new Error(`attentionMask row ${b} has length ${row?.length}, expected ${keyLen} (past ${pastLen} + sequence ${queryLen})`);
+    for (let q = 0; q < queryLen; q++) {
+      const base = (b * queryLen + q) * keyLen;
+      for (let k = 0; k < keyLen; k++) {
+        const allowed = k <= pastLen + q && (!row || row[k] !== 0);
+        data[base + k] = allowed ? 0 : -1e9;
+      }
+    }
+  }
+  return tf.tensor4d(data, [batch, 1, queryLen, keyLen]);
+}
+
+export class CausalLM {
+  readonly blocks: Block[];
+  readonly wte: tf.Variable;
+  readonly wpe: tf.Variable;
+  readonly lnF: LayerNorm;
+  /** Every base tensor by HF name (without `transformer.`). */
+  readonly weights: Map<string, tf.Variable>;
+  /** LoRA state when an adapter is applied (set by applyLora / loadLora). */
+  lora: import('./lora.js').LoraState | null = null;
+
+  constructor(
+    readonly config: Gpt2Config,
+    readonly tokenizer: TextTokenizer | null,
+    weights: Map<string, tf.Variable>,
+  ) {
+    this.weights = weights;
+    const w = (name: string) => {
+      const v = weights.get(name);
+      if (!v) throw new Error(`GPT-2: missing tensor "${name}"`);
+      return v;
+    };
+    this.wte = w('wte.weight');
+    this.wpe = w('wpe.weight');
+    this.lnF = { weight: w('ln_f.weight'), bias: w('ln_f.bias') };
+    this.blocks = [];
+    for (let i = 0; i < config.nLayer; i++) {
+      const h = `h.${i}.`;
+      this.blocks.push({
+        ln1: { weight: w(h + 'ln_1.weight'), bias: w(h + 'ln_1.bias') },
+        cAttn: new Conv1D(w(h + 'attn.c_attn.weight'), w(h + 'attn.c_attn.bias')),
+        cProjAttn: new Conv1D(w(h + 'attn.c_proj.weight'), w(h + 'attn.c_proj.bias')),
+        ln2: { weight: w(h + 'ln_2.weight'), bias: w(h + 'ln_2.bias') },
+        cFc: new Conv1D(w(h + 'mlp.c_fc.weight'), w(h + 'mlp.c_fc.bias')),
+        cProjMlp: new Conv1D(w(h + 'mlp.c_proj.weight'), w(h + 'mlp.c_proj.bias')),
+      });
+    }
+  }
+
+  /** Token embeddings [batch, seq, n_embd] of the frozen table (a gather, outside any gradient path). */
+  embedTokens(ids: number[][]): tf.Tensor3D {
+    const batch = ids.length;
+    const seq = batch ? ids[0].length : 0;
+    const flat = new Int32Array(batch * seq);
+    ids.forEach((row, b) => {
+      if (row.length !== seq) throw new Error(`embedTokens: row ${b} has ${row.length} ids, expected ${seq} (pad rows to one length)`);
+      row.forEach((id, t) => {
+        if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) throw new Error(`embedTokens: id ${id} at [${b}, ${t}] is outside the vocabulary [0, ${this.config.vocabSize})`);
+        flat[b * seq + t] = id;
+      });
+    });
+    return tf.tidy(() => tf.reshape(tf.gather(this.wte, tf.tensor1d(flat, 'int32')), [batch, seq, this.config.nEmbd]));
+  }
+
+  /**
+   * The transformer on input embeddings [batch, seq, n_embd] (token embeddings, possibly with a
+   * mapper prefix concatenated in front). Returns the hidden states after ln_f.
+   */
+  forward(inputEmbeds: tf.Tensor3D, options: ForwardOptions = {}): ForwardResult {
+    const { nEmbd: C, nHead: H, nPositions } = this.config;
+    const [B, T, width] = inputEmbeds.shape;
+    if (width !== C) throw new Error(`forward: input embeddings have width ${width}, expected n_embd ${C}`);
+    const past = options.cache?.length ?? 0;
+    if (past + T > nPositions) throw new Error(`forward: sequence of ${past + T} positions exceeds n_positions ${nPositions}`);
+    const D = C / H;
+    const ctx: ForwardContext = { training: options.training ?? false, rng: options.rng };
+    const newKeys: tf.Tensor4D[] = [];
+    const newValues: tf.Tensor4D[] = [];
+    const hidden = tf.tidy(() => {
+      const bias = attentionBias(B, T, past, options.attentionMask);
+      let x: tf.Tensor2D;
+      const posEmb = this.positionEmbeddings(B, T, past, options.positions);
+      x = tf.reshape(tf.add(inputEmbeds, posEmb), [B * T, C]);
+      const scale = 1 / Math.sqrt(D);
+      this.blocks.forEach((block, layer) => {
+        const a = layerNorm(x, block.ln1, this.config.layerNormEpsilon);
+        const qkv = block.cAttn.apply(a, ctx); // [B*T, 3C]
+        // [B, T, 3, H, D] -> [3, B, H, T, D]
+        const heads = tf.transpose(tf.reshape(qkv, [B, T, 3, H, D]), [2, 0, 3, 1, 4]);
+        const [q0, k0, v0] = tf.unstack(heads) as tf.Tensor4D[];
+        let k = k0;
+        let v = v0;
+        if (options.cache) {
+          k = tf.concat([options.cache.keys[layer], k0], 2);
+          v = tf.concat([options.cache.values[layer], v0], 2);
+        }
+        if (options.useCache) {
+          newKeys.push(tf.keep(k));
+          newValues.push(tf.keep(v));
+        }
+        const q = tf.mul(q0, scale);
+        const scores = tf.add(tf.matMul(q, k, false, true), bias); // [B, H, T, past+T]
+        const probs = tf.softmax(scores);
+        const attn = tf.matMul(probs, v); // [B, H, T, D]
+        const merged = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D;
+        x = tf.add(x, block.cProjAttn.apply(merged, ctx));
+        const m = layerNorm(x, block.ln2, this.config.layerNormEpsilon);
+        const fc = geluNew(block.cFc.apply(m, ctx)) as tf.Tensor2D;
+        x = tf.add(x, block.cProjMlp.apply(fc, ctx));
+      });
+      return tf.reshape(layerNorm(x, this.lnF, this.config.layerNormEpsilon), [B, T, C]) as tf.Tensor3D;
+    });
+    const result: ForwardResult = { hidden };
+    if (options.useCache) result.cache = { keys: newKeys, values: newValues, length: past + T };
+    return result;
+  }
+
+  private positionEmbeddings(B: number, T: number, past: number, positions?: number[][]): tf.Tensor {
+    if (!positions) return tf.slice(this.wpe, [past, 0], [T, this.config.nEmbd]); // broadcast over batch
+    const flat = new Int32Array(B * T);
+    positions.forEach((row, b) => row.forEach((p, t) => (flat[b * T + t] = p)));
+    return tf.reshape(tf.gather(this.wpe, tf.tensor1d(flat, 'int32')), [B, T, this.config.nEmbd]);
+  }
+
+  /** Logits of the tied LM head: hidden [..., n_embd] -> [..., vocab]. */
+  lmHead(hidden: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const shape = hidden.shape;
+      const flat = tf.reshape(hidden, [-1, this.config.nEmbd]) as tf.Tensor2D;
+      const logits = tf.matMul(flat, this.wte as tf.Tensor2D, false, true);
+      return tf.reshape(logits, [...shape.slice(0, -1), this.config.vocabSize]);
+    });
+  }
+
+  /** Logits for token ids (all rows the same length); attentionMask for padded rows. */
+  async logits(inputIds: number[][], attentionMask?: number[][]): Promise<{ data: Float32Array; shape: [number, number, number] }> {
+    const out = tf.tidy(() => {
+      const emb = this.embedTokens(inputIds);
+      const { hidden } = this.forward(emb, { attentionMask });
+      return this.lmHead(hidden);
+    });
+    const data = (await out.data()) as Float32Array;
+    const shape = out.shape as [number, number, number];
+    out.dispose();
+    return { data, shape };
+  }
+
+  /** Every base tensor's values under its HF name (for saving). */
+  async stateDict(): Promise<Map<string, TensorToWrite>> {
+    const out = new Map<string, TensorToWrite>();
+    for (const [name, v] of this.weights) out.set(name, { data: (await v.data()) as Float32Array, shape: v.shape });
+    return out;
+  }
+
+  /** Frees every tensor of the model (base and LoRA). */
+  dispose(): void {
+    for (const v of this.weights.values()) v.dispose();
+    this.lora?.dispose();
+  }
+}
+
+/** Writes config.json + model.safetensors (HF names without prefix) [+ tokenizer.json]. */
+export async function saveCausalLM(model: CausalLM, dir: string, tokenizerJson?: Record<string, unknown>): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  writeFileAtomic(join(dir, 'config.json'), JSON.stringify(configToHf(model.config), null, 2) + '\n');
+  writeSafetensors(join(dir, 'model.safetensors'), await model.stateDict(), { format: 'pt' });
+  if (tokenizerJson) writeFileAtomic(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson) + '\n');
+}
+
+/** The names' prefix used by a checkpoint: `transformer.` (GPT2LMHeadModel) or none (GPT2Model). */
+function detectPrefix(file: SafetensorsFile): string {
+  if (file.tensors.has('transformer.wte.weight')) return 'transformer.';
+  return '';
+}
+
+/** Builds the model's variables from a safetensors file, checking every name and shape against the config. */
+export function weightsFromSafetensors(config: Gpt2Config, file: SafetensorsFile, source: string): Map<string, tf.Variable> {
+  const prefix = detectPrefix(file);
+  const wte = file.tensors.get(prefix + 'wte.weight');
+  // Check the config against the embedding tables first, so a wrong config names the field.
+  if (wte && wte.shape.length === 2) {
+    if (wte.shape[0] !== config.vocabSize) throw new Error(`${source}: config vocab_size is ${config.vocabSize} but tensor "${prefix}wte.weight" has ${wte.shape[0]} rows`);
+    if (wte.shape[1] !== config.nEmbd) throw new Error(`${source}: config n_embd is ${config.nEmbd} but tensor "${prefix}wte.weight" has width ${wte.shape[1]}`);
+  }
+  const wpe = file.tensors.get(prefix + 'wpe.weight');
+  if (wpe && wpe.shape.length === 2 && wpe.shape[0] !== config.nPositions) {
+    throw new Error(`${source}: config n_positions is ${config.nPositions} but tensor "${prefix}wpe.weight" has ${wpe.shape[0]} rows`);
+  }
+  const layerInFile = new Set<number>();
+  for (const name of file.tensors.keys()) {
+    const m = /^(?:transformer\.)?h\.(\d+)\./.exec(name);
+    if (m) layerInFile.add(Number(m[1]));
+  }
+  if (layerInFile.size > 0 && Math.max(...layerInFile) + 1 !== config.nLayer) {
+    throw new Error(`${source}: config n_layer is ${config.nLayer} but the file has ${Math.max(...layerInFile) + 1} layers (h.0 .. h.${Math.max(...layerInFile)})`);
+  }
+  const weights = new Map<string, tf.Variable>();
+  try {
+    for (const [name, shape] of expectedTensors(config)) {
+      const t = file.tensors.get(prefix + name);
+      if (!t) throw new Error(`${source}: missing tensor "${prefix + name}" (expected shape ${JSON.stringify(shape)})`);
+      if (!(t.data instanceof Float32Array)) throw new Error(`${source}: tensor "${prefix + name}" has dtype ${t.dtype}, expected a floating-point dtype`);
+      if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+        throw new Error(`${source}: tensor "${prefix + name}" has shape ${JSON.stringify(t.shape)}, expected ${JSON.stringify(shape)}`);
+      }
+      weights.set(name, tf.variable(tf.tensor(t.data, shape), false));
+    }
+  } catch (err) {
+    for (const v of weights.values()) v.dispose();
+    throw err;
+  }
+  return weights;
+}
+
+/**
+ * Loads a Hugging Face GPT-2 folder: config.json, model.safetensors (names with or without
+ * `transformer.`; `lm_head.weight` is ignored because the head is tied), tokenizer.json or GPT-2 BPE.
+ * Base weights are frozen (non-trainable variables).
+ */
+export function loadCausalLM(dir: string): CausalLM {
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) throw new Error(`${dir}: no config.json (expected a Hugging Face GPT-2 folder)`);
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(readFileSync(configPath, 'utf8'));
+  } catch (err) {
+    throw new Error(`${configPath}: not valid JSON (${(err as Error).message})`);
+  }
+  const config = configFromHf(json, configPath);
+  const weightsPath = join(dir, 'model.safetensors');
+  if (!existsSync(weightsPath)) throw new Error(`${dir}: no model.safetensors`);
+  const tokenizer = loadTokenizer(dir);
+  if (tokenizer.vocabSize > config.vocabSize) throw new Error(`${dir}: the tokenizer has ${tokenizer.vocabSize} tokens but config vocab_size is ${config.vocabSize}`);
+  const weights = weightsFromSafetensors(config, readSafetensors(weightsPath), weightsPath);
+  return new CausalLM(config, tokenizer, weights);
+}
+
+/**
+ * A fresh GPT-2 initialised as Hugging Face does: N(0, 0.02) weights, zero biases, unit LayerNorm,
+ * and the residual output projections (c_proj) at N(0, 0.02 / sqrt(2 * n_layer)).
+ */
+export function createCausalLM(config: Gpt2Config, rng: Rng, tokenizer: TextTokenizer | null = null, trainable = false): CausalLM {
+  const weights = new Map<string, tf.Variable>();
+  for (const [name, shape] of expectedTensors(config)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(size);
+    if (name.endsWith('.bias')) {
+      // zeros
+    } else if (name.includes('ln_')) {
+      data.fill(1);
+    } else {
+      const std = name.endsWith('c_proj.weight') ? 0.02 / Math.sqrt(2 * config.nLayer) : 0.02;
+      rng.fillNormal(data, 0, std);
+    }
+    weights.set(name, tf.variable(tf.tensor(data, shape), trainable));
+  }
+  return new CausalLM(config, tokenizer, weights);
+}

@@ -1,0 +1,131 @@
+/**
+ * The prefix-LM objective: `[prefix embeddings][instruction][answer][eos]`, cross-entropy on the
+ * answer and eos tokens only. Rows are right-padded; padding is masked out of attention and loss.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '@mats/core';
+import type { CausalLM } from './gpt2.js';
+
+export interface PrefixLmExample {
+  instruction: number[];
+  answer: number[];
+}
+
+export interface PrefixLmBatch {
+  /** Prefix length P (mapper outputs per row). */
+  prefixLength: number;
+  /** Text ids [batch, textLength]: instruction, answer, eos, then padding. */
+  textIds: number[][];
+  /** [batch, P + textLength]: 1 for prefix and text, 0 for padding. */
+  attentionMask: number[][];
+  /** Target id per text position, row-major [batch * textLength]. */
+  targets: Int32Array;
+  /** 1 where the target is an answer or eos token, else 0, [batch * textLength]. */
+  lossWeights: Float32Array;
+  /** Number of positions in the loss. */
+  lossTokens: number;
+}
+
+/** Lays out a batch; `padId` fills the tail of shorter rows (it is never attended to). */
+export function buildPrefixLmBatch(examples: PrefixLmExample[], prefixLength: number, eosId: number, padId = eosId): PrefixLmBatch {
+  if (examples.length === 0) throw new Error('buildPrefixLmBatch: no examples');
+  const rows = examples.map((e, i) => {
+    if (e.answer.length === 0) throw new Error(`buildPrefixLmBatch: example ${i} has an empty answer`);
+    return [...e.instruction, ...e.answer, eosId];
+  });
+  const textLength = Math.max(...rows.map((r) => r.length));
+  const B = examples.length;
+  const targets = new Int32Array(B * textLength);
+  const lossWeights = new Float32Array(B * textLength);
+  let lossTokens = 0;
+  const textIds: number[][] = [];
+  const attentionMask: number[][] = [];
+  rows.forEach((row, b) => {
+    const ids = row.concat(new Array(textLength - row.length).fill(padId));
+    textIds.push(ids);
+    attentionMask.push([...new Array(prefixLength + row.length).fill(1), ...new Array(textLength - row.length).fill(0)]);
+    const answerStart = examples[b].instruction.length;
+    for (let j = 0; j < textLength; j++) {
+      targets[b * textLength + j] = ids[j];
+      if (j >= answerStart && j < row.length) {
+        lossWeights[b * textLength + j] = 1;
+        lossTokens++;
+      }
+    }
+  });
+  return { prefixLength, textIds, attentionMask, targets, lossWeights, lossTokens };
+}
+
+/**
+ * Weighted mean cross-entropy of logits [N, V] against integer targets, with the gradient written
+ * out as (softmax - onehot) * weight / sum(weights), so no gather sits on the gradient path.
+ */
+export function weightedCrossEntropy(logits: tf.Tensor2D, targets: Int32Array, weights: Float32Array): tf.Scalar {
+  const [N, V] = logits.shape;
+  if (targets.length !== N || weights.length !== N) throw new Error(`weightedCrossEntropy: ${N} rows of logits but ${targets.length} targets and ${weights.length} weights`);
+  let total = 0;
+  for (const w of weights) total += w;
+  if (total <= 0) throw new Error('weightedCrossEntropy: no position carries loss weight');
+  const targetT = tf.tensor1d(targets, 'int32');
+  const flatIndex = tf.tensor1d(targets.map((t, i) => i * V + t), 'int32');
+  const weightT = tf.tensor2d(weights, [N, 1]);
+  const f = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    const logSumExp = tf.logSumExp(x, -1, true); // [N, 1]
+    const picked = tf.reshape(tf.gather(tf.reshape(x, [-1]), flatIndex), [N, 1]);
+    const value = tf.div(tf.sum(tf.mul(tf.sub(logSumExp, picked), weightT)), total) as tf.Scalar;
+    save([x, logSumExp]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, lse] = saved;
+        const probs = tf.exp(tf.sub(xs, lse));
+        // Built here, not captured: the forward's tensors are disposed before backprop runs.
+        const oneHot = tf.oneHot(tf.tensor1d(targets, 'int32'), V);
+        const scale = tf.mul(tf.tensor2d(weights, [N, 1]), tf.div(dy, total));
+        return tf.mul(tf.sub(probs, oneHot), scale);
+      },
+    };
+  }) as any);
+  const loss = f(logits) as tf.Scalar;
+  tf.dispose([targetT, weightT, flatIndex]);
+  return loss;
+}
+
+export interface LossOptions {
+  training?: boolean;
+  rng?: Rng;
+}
+
+/**
+ * The prefix-LM loss for a batch: prefix [batch, P, n_embd] (mapper output, may be trainable),
+ * frozen token embeddings for the text, logits only at the text positions (the head is the
+ * costliest matmul, and prefix positions carry no loss).
+ */
+export function prefixLmLoss(model: CausalLM, prefix: tf.Tensor3D, batch: PrefixLmBatch, options: LossOptions = {}): tf.Scalar {
+  const [B, P, C] = prefix.shape;
+  if (B !== batch.textIds.length) throw new Error(`prefixLmLoss: prefix has ${B} rows but the batch has ${batch.textIds.length}`);
+  if (P !== batch.prefixLength) throw new Error(`prefixLmLoss: prefix has ${P} positions but the batch was built for ${batch.prefixLength}`);
+  const L = batch.textIds[0].length;
+  return tf.tidy(() => {
+    const text = model.embedTokens(batch.textIds);
+    const inputs = P > 0 ? tf.concat([prefix, text], 1) : text;
+    const { hidden } = model.forward(inputs as tf.Tensor3D, { attentionMask: batch.attentionMask, training: options.training, rng: options.rng });
+    // Position P - 1 + j predicts text token j. With no prefix, token 0 has no predictor.
+    let h: tf.Tensor;
+    let targets = batch.targets;
+    let weights = batch.lossWeights;
+    if (P > 0) {
+      h = tf.slice(hidden, [0, P - 1, 0], [B, L, C]);
+    } else {
+      h = tf.slice(hidden, [0, 0, 0], [B, L - 1, C]);
+      targets = new Int32Array(B * (L - 1));
+      weights = new Float32Array(B * (L - 1));
+      for (let b = 0; b < B; b++) {
+        targets.set(batch.targets.subarray(b * L + 1, (b + 1) * L), b * (L - 1));
+        weights.set(batch.lossWeights.subarray(b * L + 1, (b + 1) * L), b * (L - 1));
+      }
+    }
+    const logits = model.lmHead(tf.reshape(h, [-1, C])) as tf.Tensor2D;
+    return weightedCrossEntropy(logits, targets, weights);
+  });
+}
