@@ -1,0 +1,68 @@
+import { type Embeddings, Rng, concatEmbeddings, l2Normalize } from '@mats/core';
+import type { ClapEncoder } from '@mats/clap';
+import { decodeAudioFile } from '@mats/datasets';
+import { type ModalityGap, type SantaMemory, injectNoise, modalityGap, transfer } from '@mats/santa';
+import type { MatsConfig } from './config.js';
+import { pca } from './pca.js';
+import { type LossPoint, type ScatterPoint, embeddingPanelsSpec, lossCurveSpec, writePng } from './plots.js';
+
+/** The loss curve of a run from its metrics.jsonl records. */
+export async function writeLossCurve(path: string, metrics: Record<string, unknown>[], title: string): Promise<void> {
+  const points: LossPoint[] = [];
+  for (const m of metrics) {
+    if (typeof m.step !== 'number') continue;
+    if (typeof m.loss === 'number') points.push({ step: m.step, loss: m.loss, split: 'train' });
+    if (typeof m.validationLoss === 'number') points.push({ step: m.step, loss: m.validationLoss, split: 'validation' });
+  }
+  await writePng(path, lossCurveSpec(points, title));
+}
+
+export interface Figure3Stats {
+  pairs: number;
+  panels: { panel: string; gap: ModalityGap; explainedVariance: number[] }[];
+}
+
+/**
+ * Paper Figure 3 for this run: paired text (blue) and audio (red) CLAP embeddings, (a) as CLAP makes
+ * them, (b) with Gaussian noise on the text side, (c) with the audio replaced by the memory-only mix,
+ * (d) with the audio moved by Santa. Each panel is projected on its own two principal axes (the paper
+ * uses t-SNE); the modality-gap statistics of each panel are returned.
+ */
+export async function writeFigure3(
+  path: string,
+  clap: ClapEncoder,
+  memory: SantaMemory,
+  pairs: { text: string; audio: string }[],
+  config: MatsConfig,
+): Promise<Figure3Stats> {
+  const audioParts: Embeddings[] = [];
+  const batch = config.clap.batchSize;
+  for (let i = 0; i < pairs.length; i += batch) {
+    const clips = await Promise.all(pairs.slice(i, i + batch).map((p) => decodeAudioFile(p.audio)));
+    audioParts.push(await clap.embedAudio(clips));
+  }
+  const audio = l2Normalize(concatEmbeddings(audioParts));
+  const text = l2Normalize(await clap.embedText(pairs.map((p) => p.text)));
+  const variance = config.train.noiseVariance > 0 ? config.train.noiseVariance : 0.015;
+  const santaOptions = { topL: config.santa.topL, tau: config.santa.tau, lambda: config.santa.lambda, normalizeAudio: config.santa.normalizeAudio, padClusters: config.santa.padClusters };
+  const panels: { panel: string; text: Embeddings; audio: Embeddings }[] = [
+    { panel: 'a) CLAP', text, audio },
+    { panel: `b) CLAP + Gaussian noise on text (variance ${variance})`, text: injectNoise(text, { variance, rng: new Rng(`${config.seed}/figure3-noise`) }), audio },
+    { panel: 'c) memory-only (audio replaced by memory mix)', text, audio: transfer('memory-only', audio, memory, santaOptions) },
+    { panel: 'd) Santa', text, audio: transfer('santa', audio, memory, santaOptions) },
+  ];
+  const points: ScatterPoint[] = [];
+  const stats: Figure3Stats = { pairs: pairs.length, panels: [] };
+  const titles: string[] = [];
+  for (const p of panels) {
+    const gap = modalityGap(p.audio, p.text);
+    const title = `${p.panel}: paired cosine ${gap.meanPairedCosine.toFixed(2)}, centroid gap ${gap.centroidDistance.toFixed(2)}`;
+    titles.push(title);
+    const both = concatEmbeddings([p.text, p.audio]);
+    const { coords, explained } = pca(both, 2, 100, config.seed);
+    for (let i = 0; i < both.rows; i++) points.push({ panel: title, x: coords[2 * i], y: coords[2 * i + 1], modality: i < p.text.rows ? 'text' : 'audio' });
+    stats.panels.push({ panel: p.panel, gap, explainedVariance: explained });
+  }
+  await writePng(path, embeddingPanelsSpec(points, titles, `Paired text (blue) and audio (red) CLAP embeddings, ${pairs.length} training clips (PCA per panel)`));
+  return stats;
+}

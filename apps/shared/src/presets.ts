@@ -1,0 +1,133 @@
+/**
+ * Complete configs that a file and command-line flags then adjust. `world` is what a new user gets
+ * with no arguments (synthetic world, committed tiny models, minutes on a laptop); `mats-gpt2` is the
+ * paper's section 4.1 setting for msclap + GPT-2 small.
+ */
+
+export const PRESET_NAMES = ['world', 'mats-gpt2'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+const evalRows = {
+  methods: ['santa', 'noise-only', 'memory-only', 'no-kmeans', 'no-audio'] as ('santa' | 'noise-only' | 'memory-only' | 'no-kmeans' | 'no-audio')[],
+};
+
+function world() {
+  return {
+    preset: 'world' as PresetName,
+    name: 'world',
+    runsDir: 'runs',
+    seed: 0,
+    backend: 'auto' as const,
+    world: { dir: 'world', seed: 0, size: 'default' as const, generate: true },
+    clap: { kind: 'tiny' as const, dir: 'packages/clap/assets/tiny-clap-world', batchSize: 64 },
+    llm: { dir: 'packages/llm-lora/assets/tiny-gpt2-world' },
+    data: {
+      train: [{ path: 'world/train.jsonl', weight: 1, audioDir: 'world' }],
+      validationFraction: 0.05,
+      validationMax: 256,
+    },
+    cache: { dir: 'runs/cache', partSize: 1024 },
+    mapper: { layers: 2, prefixLength: 8, clipLength: 8, width: null, heads: 8, mlpRatio: 2, projection: false },
+    lora: { rank: 8, alpha: 32, dropout: 0.1, targets: ['c_attn'] },
+    train: {
+      variant: 'text' as const,
+      steps: 600,
+      batchSize: 32,
+      lr: 1e-3,
+      weightDecay: 0.01,
+      warmupSteps: 50,
+      schedule: 'linear' as const,
+      gradClip: 1,
+      noiseVariance: 0.015,
+      maxTextTokens: 64,
+      logEvery: 10,
+      validateEvery: 100,
+      checkpointEvery: 100,
+      keepCheckpoints: 2,
+    },
+    santa: { memorySize: 5172, k: 100, topL: 32, tau: 0.1, lambda: 0.3, iterations: 20, normalizeAudio: true, padClusters: false, queryNoise: false },
+    eval: {
+      run: 'runs/latest',
+      method: 'santa' as const,
+      batchSize: 32,
+      limit: 0,
+      generation: { strategy: 'greedy' as const, beams: 4, maxNewTokens: 32, noRepeatNgram: 0, repetitionPenalty: 1 },
+      mmau: { data: 'world/eval/mmau.json', audioDir: 'world' },
+      classify: { data: 'world/eval/classification.json', audioDir: 'world', labels: 'world/labels.json' },
+      caption: { data: 'world/eval/captions.json', audioDir: 'world' },
+      aqa: { data: 'world/eval/aqa.json', audioDir: 'world' },
+      ablation: { tasks: ['caption', 'classify', 'mmau'] as ('mmau' | 'classify' | 'caption' | 'aqa')[], ...evalRows, noNoiseRun: 'runs/world-no-noise', audioRun: 'runs/world-audio' },
+    },
+  };
+}
+
+/**
+ * Paper section 4.1 (MATS-GPT2): msclap 2023 encoders, GPT-2 small (125M), 8-layer mapper with prefix
+ * 40, AdamW lr 5e-5 with 2000 linear warm-up steps then linear decay, batch 128, LoRA r 8 / alpha 32
+ * (scaling 4) / dropout 0.1, noise variance 0.015, Santa K 100, L 32, tau 0.1, lambda 0.3, M 5172,
+ * 90 000 iterations. The AudioTIA sources are mixed by their sizes in paper Table S5 (thousands of
+ * samples); convert each dataset to AudioTIA JSONL first (see apps/trainer/README.md).
+ */
+function matsGpt2() {
+  const base = world();
+  return {
+    ...base,
+    preset: 'mats-gpt2' as PresetName,
+    name: 'mats-gpt2',
+    world: null,
+    clap: {
+      kind: 'onnx' as const,
+      audioModel: 'models/msclap/clap_audio.onnx',
+      textModel: 'models/msclap/clap_text.onnx',
+      batchSize: 32,
+      threads: 0,
+      executionProviders: ['cpu'],
+    },
+    llm: { dir: 'models/gpt2' },
+    data: {
+      train: [
+        { path: 'data/audiotia/sound-cls.jsonl', weight: 385, audioDir: null },
+        { path: 'data/audiotia/sound-cap.jsonl', weight: 518, audioDir: null },
+        { path: 'data/audiotia/sound-aqa.jsonl', weight: 20, audioDir: null },
+        { path: 'data/audiotia/music-cls.jsonl', weight: 497, audioDir: null },
+        { path: 'data/audiotia/music-cap.jsonl', weight: 30, audioDir: null },
+        { path: 'data/audiotia/sound-open-aqa.jsonl', weight: 2547, audioDir: null },
+        { path: 'data/audiotia/music-open-aqa.jsonl', weight: 1207, audioDir: null },
+      ],
+      validationFraction: 0.002,
+      validationMax: 2048,
+    },
+    cache: { dir: 'runs/cache', partSize: 16384 },
+    mapper: { layers: 8, prefixLength: 40, clipLength: 40, width: null, heads: 8, mlpRatio: 2, projection: true },
+    lora: { rank: 8, alpha: 32, dropout: 0.1, targets: ['c_attn'] },
+    train: {
+      variant: 'text' as const,
+      steps: 90000,
+      batchSize: 128,
+      lr: 5e-5,
+      weightDecay: 0.01,
+      warmupSteps: 2000,
+      schedule: 'linear' as const,
+      gradClip: 1,
+      noiseVariance: 0.015,
+      maxTextTokens: 128,
+      logEvery: 50,
+      validateEvery: 2000,
+      checkpointEvery: 1000,
+      keepCheckpoints: 2,
+    },
+    santa: { memorySize: 5172, k: 100, topL: 32, tau: 0.1, lambda: 0.3, iterations: 20, normalizeAudio: true, padClusters: false, queryNoise: false },
+    eval: {
+      ...base.eval,
+      batchSize: 8,
+      generation: { strategy: 'beam' as const, beams: 4, maxNewTokens: 200, noRepeatNgram: 2, repetitionPenalty: 2 },
+      mmau: { data: 'data/mmau/mmau-test-mini.json', audioDir: 'data/mmau' },
+      classify: { data: 'data/eval/esc50.json', audioDir: 'data/ESC-50', labels: null },
+      caption: { data: 'data/eval/audiocaps-test.json', audioDir: 'data/audiocaps' },
+      aqa: { data: 'data/eval/clothoaqa-test.json', audioDir: 'data/clotho-aqa' },
+      ablation: { ...base.eval.ablation, tasks: ['caption'] as ('mmau' | 'classify' | 'caption' | 'aqa')[], noNoiseRun: 'runs/mats-gpt2-no-noise', audioRun: 'runs/mats-gpt2-audio' },
+    },
+  };
+}
+
+export const presets: Record<PresetName, () => Record<string, unknown>> = { world, 'mats-gpt2': matsGpt2 };
