@@ -1,0 +1,25 @@
+import type { Embeddings } from '@mats/core';
+import type { AudioClip } from '@mats/datasets';
+
+/**
+ * A CLAP model: audio and text into one joint space. Raw embeddings are returned as the model makes
+ * them (msclap's end in a LayerNorm, so they are NOT unit-norm); consumers L2-normalise.
+ */
+export interface ClapEncoder {
+  /** Dimension of the joint space (msclap: 1024). */
+  readonly dim: number;
+  /** One row per clip, in order. Clips are decoded audio at any sample rate; each encoder resamples. */
+  embedAudio(clips: AudioClip[]): Promise<Embeddings>;
+  /** One row per text, in order. */
+  embedText(texts: string[]): Promise<Embeddings>;
+  /** Frees sessions / tensors; the encoder cannot be used afterwards. */
+  dispose(): Promise<void>;
+}
+
+/** Splits `count` items into consecutive [start, end) batches of at most `batchSize`. */
+export function batchRanges(count: number, batchSize: number): [number, number][] {
+  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+  const out: [number, number][] = [];
+  for (let start = 0; start < count; start += batchSize) out.push([start, Math.min(count, start + batchSize)]);
+  return out;
+}
