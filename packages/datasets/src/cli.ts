@@ -5,7 +5,7 @@
  *   mats-data inspect FILE [--examples N]
  */
 import { createProgress } from '@mats/core';
-import { generateWorld, writeWorld, WORLD_SIZES, type WorldSize } from './world/index.js';
+import { generateWorld, writeWorld, WORLD_SIZES, type WorldSize } from './soundworld/index.js';
 import { inspectFile, formatInspection } from './inspect.js';
 
 const USAGE = `usage:

@@ -5,5 +5,5 @@ export { type AudioTIARecord, type Task, type AudioType, TASKS, AUDIO_TYPES, val
 export { classificationInstruction, captionInstruction, classificationAnswer, mmauPrompt, type MmauPromptOptions } from './templates.js';
 export { readJsonl, readJsonlLines, readRecords, writeJsonl, JsonlWriter, type JsonlLine, type ReadJsonlOptions } from './jsonl.js';
 export { shuffleBuffer, mixSources, type MixSource, type MixOptions } from './mixing.js';
-export * from './world/index.js';
+export * from './soundworld/index.js';
 export { inspectFile, formatInspection, type Inspection } from './inspect.js';
