@@ -22,7 +22,8 @@ describe('benchmark harness', () => {
     const parsed = parseBenchmarkLines(lines.join('\n'));
     expect(parsed).toEqual([r]);
     expect(Object.keys(JSON.parse(lines[1]))).toEqual(['benchmark', 'value', 'unit', 'higherIsBetter', 'samples', 'params']);
-    expect(r.params).toEqual({ size: 10, warmup: 2, repeats: 3, itemsPerRun: 10 });
+    expect(r.params).toMatchObject({ size: 10, warmup: 2, repeats: 3, itemsPerRun: 10 });
+    expect(r.params.cpuMsMedian).toBeGreaterThanOrEqual(0);
   });
 
   it('times in ms (lower is better) without itemsPerRun, and awaits async functions', async () => {

@@ -48,10 +48,14 @@ export async function runBenchmark(name: string, fn: () => unknown, options: Ben
   if (items !== undefined && !(items > 0)) throw new Error(`runBenchmark ${name}: itemsPerRun must be positive, got ${items}`);
   for (let i = 0; i < warmup; i++) await fn();
   const samples: number[] = [];
+  const cpuMs: number[] = [];
   for (let i = 0; i < repeats; i++) {
+    const cpuStart = process.cpuUsage();
     const start = process.hrtime.bigint();
     await fn();
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    const cpu = process.cpuUsage(cpuStart);
+    cpuMs.push((cpu.user + cpu.system) / 1000);
     samples.push(items !== undefined ? items / (ms / 1000) : ms);
   }
   const result: BenchmarkResult = {
@@ -60,7 +64,8 @@ export async function runBenchmark(name: string, fn: () => unknown, options: Ben
     unit: options.unit ?? (items !== undefined ? 'items/s' : 'ms'),
     higherIsBetter: options.higherIsBetter ?? items !== undefined,
     samples,
-    params: { ...(options.params ?? {}), warmup, repeats, ...(items !== undefined ? { itemsPerRun: items } : {}) },
+    // process CPU time per run (all threads of this process) helps read wall times on a busy machine
+    params: { ...(options.params ?? {}), warmup, repeats, ...(items !== undefined ? { itemsPerRun: items } : {}), cpuMsMedian: Number(median(cpuMs).toFixed(3)) },
   };
   const log = options.log === undefined ? (line: string) => console.log(line) : options.log;
   if (log) {
@@ -98,7 +103,7 @@ export function reportsToMarkdown(results: readonly BenchmarkResult[]): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|');
   const rows = results.map((r) => {
     const params = Object.entries(r.params)
-      .filter(([k]) => k !== 'warmup' && k !== 'repeats')
+      .filter(([k]) => k !== 'warmup' && k !== 'repeats' && k !== 'cpuMsMedian')
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join(', ');
     return `| ${esc(r.benchmark)} | ${fmt(r.value)} | ${esc(r.unit)} | ${r.higherIsBetter ? 'higher' : 'lower'} | ${r.samples.length} | ${esc(params)} |`;

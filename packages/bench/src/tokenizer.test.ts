@@ -34,6 +34,8 @@ describe('ptbTokenize', () => {
     ['Birds; wind: water?', ['birds', 'wind', 'water']],
     ['What?! No!!', ['what', '?!', 'no', '!!']], // runs of ?/! are one token, not in the list
     ['and/or', ['and\\/or']],
+    ['a * b ** c == d', ['a', '\\*', 'b', '\\*\\*', 'c', '==', 'd']],
+    ['It drops to -5 degrees, +3 later, 10-20 times', ['it', 'drops', 'to', '-5', 'degrees', '+3', 'later', '10-20', 'times']],
     ['   ', []],
     ['', []],
     ['Line one\nline two', ['line', 'one', 'line', 'two']],

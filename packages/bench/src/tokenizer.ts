@@ -17,7 +17,8 @@
  *   acronyms and common abbreviations (`u.s.`, `e.g.`, `mr.`), `o'clock`, `at&t`;
  * - unicode dashes (U+2012..U+2015) become `--`, `…` becomes `...`, curly quotes become PTB quotes;
  * - `/` and `*` are escaped as `\/` and `\*` (PTB3 `escapeForwardSlashAsterisk`, on in 3.4.1);
- * - runs of `?` / `!` stay one token (so `?!` survives removal, as in pycocoevalcap).
+ * - runs of `?` / `!` stay one token (so `?!` survives removal, as in pycocoevalcap); so do runs
+ *   of `=` and `*`; a sign directly before a number belongs to it (`-5`).
  *
  * Known approximation: CoreNLP's lexer has many more rules (URLs, emoticons, SGML, phone numbers,
  * fractions); for those inputs our output can differ. Captions rarely contain them.
@@ -46,6 +47,8 @@ const ACRONYM = /(?:\p{L}\.){2,}/uy;
 const LEADING_APOSTROPHE = /'(?:s|m|d|re|ve|ll|\d0s)(?![\p{L}\p{N}])/uy;
 const ELLIPSIS = /\.\.\.+|\. \. \./y;
 const DASHES = /--+/y;
+// a sign directly before a number at the start of a token is part of it (PTB's NUMBER = [-+]?NUM)
+const SIGNED_NUMBER = /[-+]\d+(?:[.,:]\d+)*/y;
 
 function isOpeningContext(prev: string | undefined): boolean {
   return prev === undefined || /[\s([{\u201c\u2018"'`]/u.test(prev);
@@ -108,6 +111,11 @@ export function ptbTokenizeRaw(text: string): string[] {
       i += m.length;
       continue;
     }
+    if ((ch === '-' || ch === '+') && (i === 0 || /\s/u.test(s[i - 1])) && (m = at(SIGNED_NUMBER))) {
+      out.push(m);
+      i += m.length;
+      continue;
+    }
     if ((m = at(DASHES))) {
       out.push('--');
       i += m.length;
@@ -166,7 +174,15 @@ export function ptbTokenizeRaw(text: string): string[] {
       case '{': out.push('-lcb-'); i++; continue;
       case '}': out.push('-rcb-'); i++; continue;
       case '/': out.push('\\/'); i++; continue;
-      case '*': out.push('\\*'); i++; continue;
+      case '*':
+      case '=': {
+        // runs are one token (PTB's ASTS and =+); asterisks are escaped as \*
+        let j = i;
+        while (j < s.length && s[j] === ch) j++;
+        out.push(ch === '*' ? '\\*'.repeat(j - i) : s.slice(i, j));
+        i = j;
+        continue;
+      }
       case '?':
       case '!': {
         let j = i;

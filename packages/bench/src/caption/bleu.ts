@@ -1,4 +1,4 @@
-import { countNgrams, ngramOrder, splitWhitespace } from './ngrams.js';
+import { WordCoder, countNgrams, splitWhitespace, type NgramKey } from './ngrams.js';
 
 /**
  * BLEU-1..n as pycocoevalcap's BleuScorer with option "closest": n-gram counts clipped by the
@@ -26,26 +26,28 @@ export function computeBleu(candidates: string[], references: string[][], n = 4)
   let totalTestLen = 0;
   let totalRefLen = 0;
   const perItem: number[][] = [];
+  const coder = new WordCoder();
 
   for (let item = 0; item < candidates.length; item++) {
     const refs = references[item];
     if (refs.length === 0) throw new Error(`computeBleu: item ${item} has no references`);
     const refLens: number[] = [];
-    const maxCounts = new Map<string, number>();
+    // per order: the largest count of each n-gram in any single reference
+    const maxCounts = Array.from({ length: n }, () => new Map<NgramKey, number>());
     for (const ref of refs) {
       const words = splitWhitespace(ref);
       refLens.push(words.length);
-      for (const [gram, count] of countNgrams(words, n)) {
-        if (count > (maxCounts.get(gram) ?? 0)) maxCounts.set(gram, count);
-      }
+      countNgrams(coder.encode(words), n).forEach((counts, k) => {
+        for (const [gram, count] of counts) if (count > (maxCounts[k].get(gram) ?? 0)) maxCounts[k].set(gram, count);
+      });
     }
     const testWords = splitWhitespace(candidates[item]);
     const testLen = testWords.length;
     const guess = Array.from({ length: n }, (_, k) => Math.max(0, testLen - k));
     const correct = new Array<number>(n).fill(0);
-    for (const [gram, count] of countNgrams(testWords, n)) {
-      correct[ngramOrder(gram) - 1] += Math.min(maxCounts.get(gram) ?? 0, count);
-    }
+    countNgrams(coder.encode(testWords), n).forEach((counts, k) => {
+      for (const [gram, count] of counts) correct[k] += Math.min(maxCounts[k].get(gram) ?? 0, count);
+    });
     // closest reference length; Python's min over (|l - c|, l) tuples breaks ties by the shorter l
     let refLen = refLens[0];
     for (const l of refLens) {

@@ -1,4 +1,4 @@
-import { countNgrams, ngramOrder, splitWhitespace } from './ngrams.js';
+import { NgramIndex } from './ngrams.js';
 import { mean } from './rouge.js';
 
 /**
@@ -15,67 +15,80 @@ import { mean } from './rouge.js';
 const N = 4;
 const SIGMA = 6;
 
-interface Vec {
-  /** per order: n-gram -> tf-idf weight */
-  weights: Map<string, number>[];
-  norms: number[];
-  length: number;
-}
-
 export function computeCiderD(candidates: string[], references: string[][]): { corpus: number; perItem: number[] } {
   if (candidates.length !== references.length) {
     throw new Error(`computeCiderD: ${candidates.length} candidates but ${references.length} reference sets`);
   }
-  const refCounts = references.map((refs) => refs.map((r) => countNgrams(splitWhitespace(r), N)));
-  const testCounts = candidates.map((c) => countNgrams(splitWhitespace(c), N));
+  const index = new NgramIndex();
+  const refGrams = references.map((refs, i) => {
+    if (refs.length === 0) throw new Error(`computeCiderD: item ${i} has no references`);
+    return refs.map((r) => index.sentence(r, N));
+  });
+  const testGrams = candidates.map((c) => index.sentence(c, N));
+  const size = index.size;
 
-  const documentFrequency = new Map<string, number>();
-  for (const refs of refCounts) {
-    const seen = new Set<string>();
-    for (const counts of refs) for (const gram of counts.keys()) seen.add(gram);
-    for (const gram of seen) documentFrequency.set(gram, (documentFrequency.get(gram) ?? 0) + 1);
-  }
-  const logItems = Math.log(candidates.length);
-
-  const toVec = (counts: Map<string, number>): Vec => {
-    const weights = Array.from({ length: N }, () => new Map<string, number>());
-    const squares = new Array<number>(N).fill(0);
-    let length = 0;
-    for (const [gram, tf] of counts) {
-      const df = Math.log(Math.max(1, documentFrequency.get(gram) ?? 0));
-      const order = ngramOrder(gram) - 1;
-      const w = tf * (logItems - df);
-      weights[order].set(gram, w);
-      squares[order] += w ** 2;
-      if (order === 1) length += tf;
-    }
-    return { weights, norms: squares.map(Math.sqrt), length };
-  };
-
-  const similarity = (h: Vec, r: Vec): number[] => {
-    const delta = h.length - r.length;
-    const penalty = Math.E ** (-(delta ** 2) / (2 * SIGMA ** 2));
-    const val = new Array<number>(N).fill(0);
-    for (let n = 0; n < N; n++) {
-      for (const [gram, wh] of h.weights[n]) {
-        const wr = r.weights[n].get(gram) ?? 0;
-        val[n] += Math.min(wh, wr) * wr;
+  // document frequency: in how many items' reference sets each n-gram occurs
+  const df = new Int32Array(size);
+  const lastItem = new Int32Array(size).fill(-1);
+  refGrams.forEach((refs, item) => {
+    for (const ref of refs) {
+      for (const order of ref) {
+        for (const id of order.ids) {
+          if (lastItem[id] !== item) {
+            lastItem[id] = item;
+            df[id]++;
+          }
+        }
       }
-      if (h.norms[n] !== 0 && r.norms[n] !== 0) val[n] /= h.norms[n] * r.norms[n];
-      val[n] *= penalty;
     }
-    return val;
-  };
+  });
+  // idf = log(#items) - log(max(1, df)); an n-gram in no reference set has df 0
+  const logItems = Math.log(candidates.length);
+  const idf = new Float64Array(size);
+  for (let id = 0; id < size; id++) idf[id] = logItems - Math.log(Math.max(1, df[id]));
 
-  const perItem = testCounts.map((counts, i) => {
-    if (refCounts[i].length === 0) throw new Error(`computeCiderD: item ${i} has no references`);
-    const h = toVec(counts);
+  // position of each candidate n-gram inside its order's list, valid while stamp[id] === item
+  const stamp = new Int32Array(size).fill(-1);
+  const slot = new Int32Array(size);
+  const perItem = testGrams.map((test, item) => {
+    const weights = test.map((order) => Float64Array.from(order.ids, (id, j) => order.counts[j] * idf[id]));
+    const norms = weights.map((w) => Math.sqrt(w.reduce((s, x) => s + x ** 2, 0)));
+    test.forEach((order) => order.ids.forEach((id, j) => {
+      stamp[id] = item;
+      slot[id] = j;
+    }));
+    // pycocoevalcap's "length": the sum of term frequencies at order index 1 (the bigrams)
+    const length = sum(test[1].counts);
+
     const score = new Array<number>(N).fill(0);
-    for (const ref of refCounts[i]) {
-      const s = similarity(h, toVec(ref));
-      for (let n = 0; n < N; n++) score[n] += s[n];
+    for (const ref of refGrams[item]) {
+      const delta = length - sum(ref[1].counts);
+      const penalty = Math.E ** (-(delta ** 2) / (2 * SIGMA ** 2));
+      for (let n = 0; n < N; n++) {
+        // the reference's weights at the candidate's n-grams (0 where absent), and its norm
+        const aligned = new Float64Array(weights[n].length);
+        let squares = 0;
+        const { ids, counts } = ref[n];
+        for (let k = 0; k < ids.length; k++) {
+          const w = counts[k] * idf[ids[k]];
+          squares += w ** 2;
+          if (stamp[ids[k]] === item) aligned[slot[ids[k]]] = w;
+        }
+        const refNorm = Math.sqrt(squares);
+        // clipped similarity, summed in the candidate's n-gram order as pycocoevalcap does
+        let val = 0;
+        for (let j = 0; j < aligned.length; j++) val += Math.min(weights[n][j], aligned[j]) * aligned[j];
+        if (norms[n] !== 0 && refNorm !== 0) val /= norms[n] * refNorm;
+        score[n] += val * penalty;
+      }
     }
-    return (mean(score) / refCounts[i].length) * 10;
+    return (mean(score) / refGrams[item].length) * 10;
   });
   return { corpus: mean(perItem), perItem };
+}
+
+function sum(values: Int32Array): number {
+  let s = 0;
+  for (const v of values) s += v;
+  return s;
 }

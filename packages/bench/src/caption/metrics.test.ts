@@ -139,6 +139,34 @@ describe('caption metrics on hand-constructed cases', () => {
   });
 });
 
+describe('n-gram keys beyond the compact numeric range', () => {
+  it('per-item BLEU of an item does not depend on how many distinct words came before it', () => {
+    // 9 000 distinct earlier words push this item's word ids past 8 192, where n-gram keys switch
+    // from numbers to strings; the item's counts (and so its BLEU) must not change.
+    const filler = Array.from({ length: 3000 }, (_, i) => `w${3 * i} w${3 * i + 1} w${3 * i + 2}`);
+    const item = 'the cat sat on the mat the cat';
+    const refs = ['the cat is on the mat', 'a cat sat on a mat the cat'];
+    const alone = computeBleu([item], [refs]).perItem[0];
+    const late = computeBleu([...filler, item], [...filler.map((f) => [f]), refs]).perItem[3000];
+    expect(late).toEqual(alone);
+    const r = computeCaptionMetrics({ x: item, y: 'w1 w2 w3' }, { x: refs, y: ['w1 w2 w3'] }, { tokenize: false });
+    const rLate = computeCaptionMetrics(
+      Object.fromEntries([...filler.map((f, i) => [`f${i}`, f]), ['x', item], ['y', 'w1 w2 w3']]),
+      Object.fromEntries([...filler.map((f, i) => [`f${i}`, [f]]), ['x', refs], ['y', ['w1 w2 w3']]]),
+      { tokenize: false },
+    );
+    expect(rLate.perItem.x.ROUGE_L).toBe(r.perItem.x.ROUGE_L);
+    // CIDEr-D with string keys: a candidate equal to its only reference has cosine 1 in every order
+    // (idf = log(3002) > 0 for its n-grams), so it scores exactly 10 x 4/4, as with numeric keys
+    const c = computeCaptionMetrics(
+      Object.fromEntries([...filler.map((f, i) => [`f${i}`, f]), ['x', 'zz1 zz2 zz3 zz4 zz5'], ['y', 'w1 w2 w3']]),
+      Object.fromEntries([...filler.map((f, i) => [`f${i}`, [f]]), ['x', ['zz1 zz2 zz3 zz4 zz5']], ['y', ['w1 w2 w3']]]),
+      { tokenize: false },
+    );
+    expect(c.perItem.x.CIDEr).toBeCloseTo(10, 12);
+  });
+});
+
 describe('caption metric input errors', () => {
   it('names ids missing on either side', () => {
     expect(() => computeCaptionMetrics({ a: 'x', b: 'y' }, { a: ['x'], c: ['z'] })).toThrow(
