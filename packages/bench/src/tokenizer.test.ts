@@ -36,6 +36,7 @@ describe('ptbTokenize', () => {
     ['and/or', ['and\\/or']],
     ['a * b ** c == d', ['a', '\\*', 'b', '\\*\\*', 'c', '==', 'd']],
     ['It drops to -5 degrees, +3 later, 10-20 times', ['it', 'drops', 'to', '-5', 'degrees', '+3', 'later', '10-20', 'times']],
+    ['a .5 second beep.', ['a', '.5', 'second', 'beep']],
     ['   ', []],
     ['', []],
     ['Line one\nline two', ['line', 'one', 'line', 'two']],

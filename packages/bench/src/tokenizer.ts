@@ -18,7 +18,7 @@
  * - unicode dashes (U+2012..U+2015) become `--`, `…` becomes `...`, curly quotes become PTB quotes;
  * - `/` and `*` are escaped as `\/` and `\*` (PTB3 `escapeForwardSlashAsterisk`, on in 3.4.1);
  * - runs of `?` / `!` stay one token (so `?!` survives removal, as in pycocoevalcap); so do runs
- *   of `=` and `*`; a sign directly before a number belongs to it (`-5`).
+ *   of `=` and `*`; a sign or a leading point directly before a number belongs to it (`-5`, `.5`).
  *
  * Known approximation: CoreNLP's lexer has many more rules (URLs, emoticons, SGML, phone numbers,
  * fractions); for those inputs our output can differ. Captions rarely contain them.
@@ -48,7 +48,7 @@ const LEADING_APOSTROPHE = /'(?:s|m|d|re|ve|ll|\d0s)(?![\p{L}\p{N}])/uy;
 const ELLIPSIS = /\.\.\.+|\. \. \./y;
 const DASHES = /--+/y;
 // a sign directly before a number at the start of a token is part of it (PTB's NUMBER = [-+]?NUM)
-const SIGNED_NUMBER = /[-+]\d+(?:[.,:]\d+)*/y;
+const SIGNED_NUMBER = /[-+]?\.?\d+(?:[.,:]\d+)*/y;
 
 function isOpeningContext(prev: string | undefined): boolean {
   return prev === undefined || /[\s([{\u201c\u2018"'`]/u.test(prev);
@@ -111,7 +111,7 @@ export function ptbTokenizeRaw(text: string): string[] {
       i += m.length;
       continue;
     }
-    if ((ch === '-' || ch === '+') && (i === 0 || /\s/u.test(s[i - 1])) && (m = at(SIGNED_NUMBER))) {
+    if ((ch === '-' || ch === '+' || ch === '.') && (i === 0 || /\s/u.test(s[i - 1])) && (m = at(SIGNED_NUMBER))) {
       out.push(m);
       i += m.length;
       continue;

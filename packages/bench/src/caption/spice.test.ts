@@ -41,6 +41,16 @@ describe('SPICE runner', () => {
     expect(m.spiceUnavailableReason).toMatch(/Java is not available/);
   });
 
+  it('reports a failing jar as unavailable with its exit code and error output', () => {
+    const failing = join(dir, 'failing-java');
+    writeFileSync(failing, `#!/bin/sh\nif [ "$1" = "-version" ]; then exit 0; fi\necho "Exception: could not find stanford-corenlp" >&2\nexit 1\n`);
+    chmodSync(failing, 0o755);
+    const m = computeCaptionMetrics({ a: 'x' }, { a: ['x'] }, { spiceJar: jar, spice: { java: failing } });
+    expect(m.SPICE).toBeNull();
+    expect(m.spiceUnavailableReason).toMatch(/SPICE failed: .* exited with 1: Exception: could not find stanford-corenlp/);
+    expect(m.Bleu_1).toBeGreaterThan(0.99);
+  });
+
   it('passes tokenised captions through the SPICE file protocol and averages All.f; SPIDEr = (CIDEr + SPICE) / 2', () => {
     const m = computeCaptionMetrics(
       { a: 'A dog barks.', b: 'rain' },

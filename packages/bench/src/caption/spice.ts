@@ -22,7 +22,8 @@ export type SpiceOutcome =
  * Runs the SPICE jar as pycocoevalcap's Spice does (`java -jar -Xmx8G spice-1.0.jar in.json -out
  * out.json -subset -silent`) on already tokenised captions and reads `scores.All.f` per item; the
  * corpus score is the mean of the per-item F-scores. Never estimates: when the jar or Java is
- * missing, the outcome says why.
+ * missing, or the jar fails (e.g. Stanford CoreNLP is not in its lib/), the outcome says why. A jar
+ * that runs but writes an unreadable result is an error.
  */
 export function runSpice(ids: string[], candidates: string[], references: string[][], options: SpiceOptions): SpiceOutcome {
   const jar = resolve(options.jar);
@@ -42,7 +43,9 @@ export function runSpice(ids: string[], candidates: string[], references: string
     if (options.cacheDir) args.splice(4, 0, '-cache', resolve(options.cacheDir));
     const run = spawnSync(java, args, { cwd: dirname(jar), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     if (run.error || run.status !== 0) {
-      throw new Error(`SPICE failed (${java} ${args.join(' ')}): exit ${run.status}; ${run.error?.message ?? run.stderr.trim().slice(-2000)}`);
+      // reported, not thrown: the other metrics stay usable, and SPICE is clearly absent
+      const detail = run.error?.message ?? (run.stderr.trim().slice(-1500) || '(no error output)');
+      return { available: false, reason: `SPICE failed: ${java} ${args.join(' ')} exited with ${run.status}: ${detail}` };
     }
     const results = JSON.parse(readFileSync(outFile, 'utf8')) as { image_id: unknown; scores?: { All?: { f?: unknown } } }[];
     if (!Array.isArray(results)) throw new Error(`SPICE output ${outFile}: expected a JSON array`);
