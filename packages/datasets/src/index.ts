@@ -7,3 +7,4 @@ export { readJsonl, readJsonlLines, readRecords, writeJsonl, JsonlWriter, type J
 export { shuffleBuffer, mixSources, type MixSource, type MixOptions } from './mixing.js';
 export * from './soundworld/index.js';
 export { inspectFile, formatInspection, type Inspection } from './inspect.js';
+export * from './loaders/index.js';
