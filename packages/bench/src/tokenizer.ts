@@ -135,7 +135,7 @@ export function ptbTokenizeRaw(text: string): string[] {
       let word = m;
       // a word directly followed by a period is an abbreviation when it is a known one
       if (s[i + word.length] === '.' && ABBREVIATIONS.has(word)) word += '.';
-      // trailing clitic-less apostrophe is a closing quote / plural possessive: leave it to the quote rule
+      // (a final apostrophe, as in dogs', is not part of WORD: the quote rule below takes it)
       splitWord(word, out);
       i += word.length;
       continue;
