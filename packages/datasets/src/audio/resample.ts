@@ -22,6 +22,9 @@ interface Kernel {
   taps: number;
   /** [newRate][taps], row-major, float32 values as in torchaudio. */
   weights: Float32Array;
+  /** Per phase, the first and one-past-last tap whose weight is not exactly zero (the clamped tails are 0 in float32). */
+  first: Int32Array;
+  last: Int32Array;
 }
 
 /** Beyond this many kernel coefficients the rates are too close to coprime to resample this way. */
@@ -66,7 +69,17 @@ function getKernel(fromRate: number, toRate: number, lowpassFilterWidth: number,
       weights[i * taps + k] = sinc * (window * scale);
     }
   }
-  const kernel = { orig, newRate, width, taps, weights };
+  const first = new Int32Array(newRate);
+  const last = new Int32Array(newRate);
+  for (let i = 0; i < newRate; i++) {
+    let a = 0;
+    let b = taps;
+    while (a < taps && weights[i * taps + a] === 0) a++;
+    while (b > a && weights[i * taps + b - 1] === 0) b--;
+    first[i] = a;
+    last[i] = b;
+  }
+  const kernel = { orig, newRate, width, taps, weights, first, last };
   if (kernelCache.size > 16) kernelCache.clear();
   kernelCache.set(key, kernel);
   return kernel;
@@ -85,7 +98,7 @@ export function resample(samples: Float32Array, fromRate: number, toRate: number
   if (!(lowpassFilterWidth > 0)) throw new Error(`resample: lowpassFilterWidth must be positive, got ${lowpassFilterWidth}`);
   if (!(rolloff > 0 && rolloff <= 1)) throw new Error(`resample: rolloff must be in (0, 1], got ${rolloff}`);
   if (fromRate === toRate) return samples;
-  const { orig, newRate, width, taps, weights } = getKernel(fromRate, toRate, lowpassFilterWidth, rolloff);
+  const { orig, newRate, width, taps, weights, first, last } = getKernel(fromRate, toRate, lowpassFilterWidth, rolloff);
   const length = samples.length;
   const padded = new Float32Array(length + 2 * width + orig);
   padded.set(samples, width);
@@ -95,8 +108,9 @@ export function resample(samples: Float32Array, fromRate: number, toRate: number
     const start = j * orig;
     for (let i = 0; i < newRate && o < outLength; i++, o++) {
       let acc = 0;
+      // Skipping exact-zero taps does not change the sum (0 * finite = 0).
       const row = i * taps;
-      for (let k = 0; k < taps; k++) acc += padded[start + k] * weights[row + k];
+      for (let k = first[i], end = last[i]; k < end; k++) acc += padded[start + k] * weights[row + k];
       out[o] = acc;
     }
   }
