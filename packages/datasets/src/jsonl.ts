@@ -81,6 +81,8 @@ export function readRecords(path: string, options: Omit<ReadJsonlOptions<AudioTI
   return readJsonl<AudioTIARecord>(path, { ...options, validate: validateRecord });
 }
 
+let writerSerial = 0;
+
 /** Writes values one per line. Use `write` then `close`; the file appears under its name only after close. */
 export class JsonlWriter {
   private readonly tmp: string;
@@ -90,7 +92,7 @@ export class JsonlWriter {
 
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
-    this.tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+    this.tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++writerSerial}.tmp`);
     this.stream = createWriteStream(this.tmp, { encoding: 'utf8' });
     this.stream.on('error', (err) => {
       this.failed = err;

@@ -77,7 +77,7 @@ describe('shuffle buffer and mixing', () => {
     expect(a).toEqual(b);
     expect(a).not.toEqual(c);
     expect([...a].sort((x, y) => x - y)).toEqual(input);
-    // With buffer 10 an item can move at most ... earlier than its position, never before index - 0: item k is emitted no earlier than position k - 10 + 1.
+    // Output position p is produced when item p + 10 is read, so item v cannot come out before position v - 10.
     a.forEach((v, pos) => expect(pos).toBeGreaterThanOrEqual(v - 10));
     // A buffer as large as the input is exactly Rng.shuffle of the input.
     expect(await collect(shuffleBuffer(input, 100, 9))).toEqual(new Rng(9).shuffle([...input]));
