@@ -39,4 +39,4 @@ export { type TinyClapConfig, DEFAULT_TINY_CONFIG, parameterShapes } from './tin
 export { TinyClap, type TinyClapOptions, validateTinyConfig, TINY_CONFIG_FILE, TINY_WEIGHTS_FILE } from './tiny/tiny-clap.js';
 export { trainTinyClap, type TrainingPair, type TinyClapTrainOptions, type EpochInfo } from './tiny/train.js';
 export { ZERO_SHOT_TEMPLATE, type ZeroShotResult, zeroShotClassify, cosineSimilarities, argmaxRows } from './zero-shot.js';
-export { type ClapSpec, loadClap } from './load.js';
+export { type ClapSpec, loadClap, TINY_CLAP_WORLD_DIR } from './load.js';

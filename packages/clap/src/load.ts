@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { ClapEncoder } from './encoder.js';
 import { OnnxClap, type OnnxSessionOptions } from './onnx-clap.js';
 import { TinyClap } from './tiny/tiny-clap.js';
@@ -27,3 +28,6 @@ export async function loadClap(spec: ClapSpec): Promise<ClapEncoder> {
       throw new Error(`loadClap: spec.type must be "tiny" or "onnx", got ${JSON.stringify((spec as { type?: unknown }).type)}`);
   }
 }
+
+/** The committed tiny CLAP trained on the default synthetic world (seed 0, default size). */
+export const TINY_CLAP_WORLD_DIR = fileURLToPath(new URL('../assets/tiny-clap-world', import.meta.url));

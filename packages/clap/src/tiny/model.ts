@@ -14,7 +14,8 @@ export interface TinyClapConfig {
   mel: { nFft: number; hopLength: number; nMels: number; fmin: number; fmax: number; amin: number };
   /**
    * Audio encoder: a 1-D convolution over normalised mel frames (stride 2), a residual frame MLP, and
-   * pooling over time (mean, max, and first-half minus second-half mean, which keeps event order).
+   * pooling over time (mean, standard deviation, and first-half minus second-half mean, which keeps
+   * event order).
    */
   audio: { channels: number; kernel: number };
   /** Text encoder: word embeddings + positions, one residual 1-D convolution, masked mean+max pooling. */
@@ -170,7 +171,10 @@ export function audioForward(params: Params, columns: tf.Tensor3D): tf.Tensor2D 
   const [b, t, c] = h2.shape;
   const half = Math.floor(t / 2);
   const order = h2.slice([0, 0, 0], [b, half, c]).mean(1).sub(h2.slice([0, t - half, 0], [b, half, c]).mean(1));
-  const pooled = tf.concat([h2.mean(1), h2.max(1), order], 1) as tf.Tensor2D;
+  // Statistics pooling (mean, standard deviation) instead of max: tfjs's max gradient is slow on wasm.
+  const mean = h2.mean(1);
+  const std = h2.square().mean(1).sub(mean.square()).relu().add(1e-6).sqrt();
+  const pooled = tf.concat([mean, std, order], 1) as tf.Tensor2D;
   return projection(pooled, params, 'audio.projection');
 }
 
