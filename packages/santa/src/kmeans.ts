@@ -1,6 +1,6 @@
 import { Rng } from '@mats/core';
 import { kmeans as mlKmeans } from 'ml-kmeans';
-import { matmulTransposed, squaredDistanceAt, squaredRowNorms } from './linalg.js';
+import { LeftOperand, squaredDistanceAt, squaredRowNorms } from './linalg.js';
 
 /** Which k-means implementation runs the clustering. */
 export type KmeansImplementation = 'fast' | 'ml-kmeans';
@@ -53,7 +53,7 @@ export function kmeans(data: Float32Array, rows: number, dim: number, options: K
     ? Float64Array.from(options.initialCentroids)
     : kmeansPlusPlus(data, rows, dim, k, new Rng(options.seed));
   const assignments = new Int32Array(rows);
-  const products = new Float64Array(rows * k);
+  const points = new LeftOperand(data, rows, dim);
   const counts = new Int32Array(k);
   let step = 0;
   let converged = false;
@@ -61,7 +61,7 @@ export function kmeans(data: Float32Array, rows: number, dim: number, options: K
     step++;
     // Nearest centroid: argmin_c ||c||^2 - 2 x.c (||x||^2 is the same for every c).
     const centroidNorms = squaredRowNorms(centroids, k, dim);
-    matmulTransposed(data, rows, centroids, k, dim, products);
+    const products = points.product(centroids, k);
     for (let i = 0; i < rows; i++) {
       let best = 0;
       let bestDistance = Infinity;
@@ -118,7 +118,7 @@ export function kmeansPlusPlus(data: Float32Array, rows: number, dim: number, k:
   for (let i = 0; i < rows; i++) closest[i] = squaredDistanceAt(data, i * dim, data, first * dim, dim);
   const candidateRows = new Float32Array(trials * dim);
   const candidateIds = new Int32Array(trials);
-  const products = new Float64Array(rows * trials);
+  const points = new LeftOperand(data, rows, dim);
   let best = new Float64Array(rows);
   let trial = new Float64Array(rows);
   for (let c = 1; c < k; c++) {
@@ -129,7 +129,7 @@ export function kmeansPlusPlus(data: Float32Array, rows: number, dim: number, k:
       candidateIds[t] = id;
       candidateRows.set(data.subarray(id * dim, (id + 1) * dim), t * dim);
     }
-    matmulTransposed(data, rows, candidateRows, trials, dim, products);
+    const products = points.product(candidateRows, trials);
     let bestPotential = Infinity;
     let bestId = candidateIds[0];
     for (let t = 0; t < trials; t++) {

@@ -32,9 +32,26 @@ export function injectNoise(embeddings: Embeddings, options: NoiseOptions): Embe
   return out;
 }
 
-/** Adds N(0, std^2) to every value in place. */
+/**
+ * Adds N(0, std^2) to every value in place. Marsaglia's polar method on the Rng's uniforms: one log
+ * and one square root per pair of deviates and no trigonometry, several times faster than drawing
+ * them one by one, which matters for a 5172 x 1024 memory.
+ */
 export function addGaussian(data: Float32Array, std: number, rng: Rng): void {
-  for (let i = 0; i < data.length; i++) data[i] += rng.normal(0, std);
+  const n = data.length;
+  for (let i = 0; i < n; i += 2) {
+    let u = 0;
+    let v = 0;
+    let s = 0;
+    do {
+      u = 2 * rng.uniform() - 1;
+      v = 2 * rng.uniform() - 1;
+      s = u * u + v * v;
+    } while (s >= 1 || s === 0);
+    const f = std * Math.sqrt((-2 * Math.log(s)) / s);
+    data[i] += u * f;
+    if (i + 1 < n) data[i + 1] += v * f;
+  }
 }
 
 /** Statistics of the gap between paired audio and text embeddings (both L2-normalised first). */

@@ -97,6 +97,8 @@ describe('santa on a hand-made 3-d memory', () => {
     expectClose(row(transfer('memory-only', single(z2), memory)), equation7(z2n, all, 0.1, 1));
     expectClose(row(transfer('no-audio', single(z2), memory, { topL: 3 })), equation7(z2n, [m0, m1, m2], 0.1, 1));
     expectClose(row(transfer('noise-only', single(z2), memory)), z2n);
+    // topL 1 over 5 rows takes the sparse mixing path (block much larger than L).
+    expectClose(row(transfer('no-kmeans', single(z2), memory, { topL: 1 })), equation7(z2n, [m1], 0.1, 0.3));
     expect(() => transfer('bogus' as never, single(z2), memory)).toThrow(/unknown method "bogus"/);
   });
 

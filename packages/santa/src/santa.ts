@@ -1,7 +1,7 @@
 import { type Embeddings, Rng, createEmbeddings, l2NormalizeInPlace, validateEmbeddings } from '@mats/core';
 import { matmulTransposed, squaredRowNorms } from './linalg.js';
 import { type SantaMemory, checkMemory } from './memory.js';
-import { checkVariance, maybeNormalized } from './noise.js';
+import { addGaussian, checkVariance, maybeNormalized } from './noise.js';
 
 /** Paper defaults (section 4.1): L = 32 retrieved texts, temperature 0.1, balance 0.3. */
 export const SANTA_DEFAULTS = { topL: 32, tau: 0.1, lambda: 0.3, normalizeAudio: true, padClusters: false, queryNoise: 0 };
@@ -74,17 +74,79 @@ function resolveOptions(options: SantaOptions): Resolved {
   return o;
 }
 
+/**
+ * Memory rows of one retrieval group (a cluster, or the whole memory), stored contiguously in memory
+ * order, and transposed, so that for a group of queries both the dot products Z M^T and the weighted
+ * sums W M are single matrix products.
+ */
+interface Block {
+  /** Memory row index of each member, ascending. */
+  members: Int32Array;
+  /** Member rows (n x dim). */
+  rows: Float32Array;
+  /** Transposed (dim x n). */
+  columns: Float32Array;
+  /** Squared norm of each member. */
+  norms: Float64Array;
+}
+
+function makeBlock(memory: Embeddings, members: Int32Array): Block {
+  const { dim } = memory;
+  const n = members.length;
+  const rows = new Float32Array(n * dim);
+  const columns = new Float32Array(dim * n);
+  const norms = new Float64Array(n);
+  for (let p = 0; p < n; p++) {
+    const src = members[p] * dim;
+    rows.set(memory.data.subarray(src, src + dim), p * dim);
+    let s = 0;
+    for (let j = 0; j < dim; j++) {
+      const v = memory.data[src + j];
+      columns[j * n + p] = v;
+      s += v * v;
+    }
+    norms[p] = s;
+  }
+  return { members, rows, columns, norms };
+}
+
+/** Blocks per memory, built on first use (a memory is not modified after it is built or loaded). */
+interface Blocks {
+  assignments: Int32Array;
+  clusters: (Block | null)[];
+  whole: Block | null;
+}
+const blockCache = new WeakMap<Float32Array, Blocks>();
+
+function blocksOf(m: SantaMemory): Blocks {
+  let b = blockCache.get(m.memory.data);
+  if (!b || b.assignments !== m.assignments || b.clusters.length !== m.centroids.rows) {
+    b = { assignments: m.assignments, clusters: new Array(m.centroids.rows).fill(null), whole: null };
+    blockCache.set(m.memory.data, b);
+  }
+  return b;
+}
+
+function clusterBlock(m: SantaMemory, c: number, members: Int32Array): Block {
+  const b = blocksOf(m);
+  return (b.clusters[c] ??= makeBlock(m.memory, members));
+}
+
+function wholeBlock(m: SantaMemory): Block {
+  const b = blocksOf(m);
+  return (b.whole ??= makeBlock(m.memory, Int32Array.from({ length: m.memory.rows }, (_, i) => i)));
+}
+
 /** Santa proper: retrieval inside the closest non-empty cluster. */
 function mixClosestCluster(z: Embeddings, m: SantaMemory, o: Resolved): Embeddings {
   const { rows, dim } = z;
   const k = m.centroids.rows;
   const clusters = m.clusters.length === k ? m.clusters : groupByCluster(m.assignments, k);
-  const centroidNorms = squaredRowNorms(m.centroids.data, k, dim);
+  const centroidNorms = cachedNorms(m.centroids);
   const products = matmulTransposed(z.data, rows, m.centroids.data, k, dim);
-  const memoryNorms = cachedNorms(m.memory);
-  const out = createEmbeddings(rows, dim);
+  // argmin_c ||z - c||^2 = argmin_c ||c||^2 - 2 z.c; empty clusters have nobody to retrieve.
+  const queriesOf: number[][] = Array.from({ length: k }, () => []);
   for (let q = 0; q < rows; q++) {
-    // argmin_c ||z - c||^2 = argmin_c ||c||^2 - 2 z.c; empty clusters have nobody to retrieve.
     let closest = -1;
     let best = Infinity;
     for (let c = 0; c < k; c++) {
@@ -95,29 +157,81 @@ function mixClosestCluster(z: Embeddings, m: SantaMemory, o: Resolved): Embeddin
         closest = c;
       }
     }
-    const members = clusters[closest];
-    const dots = new Float64Array(members.length);
-    dotsWithRows(z.data, q * dim, m.memory.data, members, dim, dots);
-    mixOne(z, q, m.memory, members, dots, memoryNorms, o, out);
+    queriesOf[closest].push(q);
+  }
+  const out = createEmbeddings(rows, dim);
+  for (let c = 0; c < k; c++) {
+    if (queriesOf[c].length > 0) mixGroup(z, queriesOf[c], m.memory, clusterBlock(m, c, clusters[c]), o, out);
   }
   return l2NormalizeInPlace(out);
 }
 
-/** no-kmeans and memory-only: retrieval over the whole memory, one matrix product for the batch. */
+/** no-kmeans and memory-only: retrieval over the whole memory, in chunks of queries. */
 function mixWholeMemory(z: Embeddings, m: SantaMemory, o: Resolved): Embeddings {
-  const { rows, dim } = z;
-  const size = m.memory.rows;
-  const all = Int32Array.from({ length: size }, (_, i) => i);
-  const memoryNorms = cachedNorms(m.memory);
-  const out = createEmbeddings(rows, dim);
-  // Chunks of queries bound the size of the (queries x M) product.
-  const chunk = Math.max(1, Math.floor(4_000_000 / size));
-  for (let q0 = 0; q0 < rows; q0 += chunk) {
-    const q1 = Math.min(rows, q0 + chunk);
-    const products = matmulTransposed(z.data.subarray(q0 * dim, q1 * dim), q1 - q0, m.memory.data, size, dim);
-    for (let q = q0; q < q1; q++) mixOne(z, q, m.memory, all, products.subarray((q - q0) * size, (q - q0 + 1) * size), memoryNorms, o, out);
+  const block = wholeBlock(m);
+  const out = createEmbeddings(z.rows, z.dim);
+  const chunk = 256;
+  for (let q0 = 0; q0 < z.rows; q0 += chunk) {
+    mixGroup(z, Array.from({ length: Math.min(chunk, z.rows - q0) }, (_, i) => q0 + i), m.memory, block, o, out);
   }
   return l2NormalizeInPlace(out);
+}
+
+/**
+ * Queries that retrieve from the same block: dots = Z M^T (one product), per query the top L, the
+ * softmax weights written into a (queries x members) matrix W, then the mix W M (a second product),
+ * and out = (1 - lambda) z + lambda mix (unnormalised).
+ */
+function mixGroup(z: Embeddings, queries: number[], memory: Embeddings, block: Block, o: Resolved, out: Embeddings): void {
+  const { dim } = z;
+  const n = block.members.length;
+  const g = queries.length;
+  const zg = new Float32Array(g * dim);
+  queries.forEach((q, i) => zg.set(z.data.subarray(q * dim, (q + 1) * dim), i * dim));
+  const dots = matmulTransposed(zg, g, block.rows, n, dim);
+  if (o.queryNoise > 0) {
+    // Fresh noise per query and entry: the entries differ per query, so no shared product for the mix.
+    queries.forEach((q, i) => mixOne(z, q, memory, block.members, dots.subarray(i * n, (i + 1) * n), block.norms, o, out));
+    return;
+  }
+  // The mix W M as a dense product pays g * n * dim; written out sparse it is g * L * dim. Dense wins
+  // (SIMD) unless the block is much larger than L (no-kmeans over the whole memory, a huge cluster).
+  const dense = n <= 4 * o.topL;
+  const weights = new Float32Array(g * n);
+  for (let i = 0; i < g; i++) {
+    const d = dots.subarray(i * n, (i + 1) * n);
+    const chosen = topByDistance(block.members, d, block.norms, o.topL);
+    // Padding repeats the block's first member (lowest memory index) up to L entries.
+    const pad = o.padClusters && chosen.length < o.topL ? o.topL - chosen.length : 0;
+    let maxLogit = -Infinity;
+    for (const p of chosen) maxLogit = Math.max(maxLogit, d[p] / o.tau);
+    if (pad > 0) maxLogit = Math.max(maxLogit, d[0] / o.tau);
+    let total = 0;
+    const e = chosen.map((p) => Math.exp(d[p] / o.tau - maxLogit));
+    for (const v of e) total += v;
+    const padWeight = pad > 0 ? Math.exp(d[0] / o.tau - maxLogit) : 0;
+    total += pad * padWeight;
+    const w = weights.subarray(i * n, (i + 1) * n);
+    chosen.forEach((p, r) => (w[p] += e[r] / total));
+    if (pad > 0) w[0] += (pad * padWeight) / total;
+    if (!dense) {
+      const zo = queries[i] * dim;
+      const mix = new Float64Array(dim);
+      for (const p of pad > 0 ? [...chosen, 0] : chosen) {
+        const wp = w[p];
+        const src = p * dim;
+        for (let j = 0; j < dim; j++) mix[j] += wp * block.rows[src + j];
+      }
+      for (let j = 0; j < dim; j++) out.data[zo + j] = (1 - o.lambda) * z.data[zo + j] + o.lambda * mix[j];
+    }
+  }
+  if (!dense) return;
+  const mix = matmulTransposed(weights, g, block.columns, dim, n);
+  const keep = 1 - o.lambda;
+  queries.forEach((q, i) => {
+    const zo = q * dim;
+    for (let j = 0; j < dim; j++) out.data[zo + j] = keep * z.data[zo + j] + o.lambda * mix[i * dim + j];
+  });
 }
 
 /**
@@ -129,13 +243,13 @@ function mixOne(
   q: number,
   memory: Embeddings,
   candidates: Int32Array,
-  dots: Float64Array,
-  memoryNorms: Float64Array,
+  dots: Float32Array | Float64Array,
+  candidateNorms: Float64Array,
   o: Resolved,
   out: Embeddings,
 ): void {
   const { dim } = z;
-  const chosen = topByDistance(candidates, dots, memoryNorms, o.topL);
+  const chosen = topByDistance(candidates, dots, candidateNorms, o.topL);
   // Entries to mix: [row index, dot with z]; padding repeats the cluster's first member.
   const rowsToMix: number[] = chosen.map((p) => candidates[p]);
   const dotsToMix: number[] = chosen.map((p) => dots[p]);
@@ -156,10 +270,10 @@ function mixOne(
       const src = rowsToMix[i] * dim;
       let norm = 0;
       for (let j = 0; j < dim; j++) {
-        const v = memory.data[src + j] + o.rng!.normal(0, std);
-        vectors[i * dim + j] = v;
-        norm += v * v;
+        vectors[i * dim + j] = memory.data[src + j];
       }
+      addGaussian(vectors.subarray(i * dim, (i + 1) * dim), std, o.rng!);
+      for (let j = 0; j < dim; j++) norm += vectors[i * dim + j] ** 2;
       const scale = 1 / Math.sqrt(norm);
       let s = 0;
       for (let j = 0; j < dim; j++) {
@@ -187,10 +301,10 @@ function mixOne(
   for (let j = 0; j < dim; j++) out.data[zo + j] = (1 - o.lambda) * z.data[zo + j] + o.lambda * mix[j];
 }
 
-/** Positions (into candidates) of the L smallest distances, ascending by (distance, memory index). */
+/** Positions (into candidates) of the L smallest distances norms[p] - 2 dots[p], ascending by (distance, memory index). */
 function topByDistance(candidates: Int32Array, dots: ArrayLike<number>, norms: Float64Array, topL: number): number[] {
   const n = candidates.length;
-  const distance = (p: number) => norms[candidates[p]] - 2 * dots[p];
+  const distance = (p: number) => norms[p] - 2 * dots[p];
   const before = (a: number, da: number, b: number, db: number) => da < db || (da === db && candidates[a] < candidates[b]);
   if (n <= topL) return Array.from({ length: n }, (_, p) => p);
   // Keep a sorted buffer of the best L; most candidates are rejected by one comparison with the worst.
@@ -211,33 +325,14 @@ function topByDistance(candidates: Int32Array, dots: ArrayLike<number>, norms: F
   return best;
 }
 
-/** dots[r] = z[zo ..] . rows[indices[r]], four rows at a time; each sum runs k ascending like matmulTransposed. */
-function dotsWithRows(z: Float32Array, zo: number, data: Float32Array, indices: Int32Array, dim: number, dots: Float64Array): void {
-  let r = 0;
-  for (; r + 4 <= indices.length; r += 4) {
-    const b0 = indices[r] * dim, b1 = indices[r + 1] * dim, b2 = indices[r + 2] * dim, b3 = indices[r + 3] * dim;
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (let k = 0; k < dim; k++) {
-      const x = z[zo + k];
-      s0 += x * data[b0 + k]; s1 += x * data[b1 + k]; s2 += x * data[b2 + k]; s3 += x * data[b3 + k];
-    }
-    dots[r] = s0; dots[r + 1] = s1; dots[r + 2] = s2; dots[r + 3] = s3;
-  }
-  for (; r < indices.length; r++) {
-    const b = indices[r] * dim;
-    let s = 0;
-    for (let k = 0; k < dim; k++) s += z[zo + k] * data[b + k];
-    dots[r] = s;
-  }
-}
-
 function groupByCluster(assignments: Int32Array, k: number): Int32Array[] {
   const lists: number[][] = Array.from({ length: k }, () => []);
   assignments.forEach((c, i) => lists[c].push(i));
   return lists.map((l) => Int32Array.from(l));
 }
 
-// Squared norms of memory rows, computed once per memory (a memory is not modified after it is built).
+
+// Squared norms of the centroids, computed once per memory (a memory is not modified once built).
 const normCache = new WeakMap<Float32Array, Float64Array>();
 function cachedNorms(e: Embeddings): Float64Array {
   let norms = normCache.get(e.data);
