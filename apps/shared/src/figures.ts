@@ -47,8 +47,8 @@ export async function writeFigure3(
   const santaOptions = { topL: config.santa.topL, tau: config.santa.tau, lambda: config.santa.lambda, normalizeAudio: config.santa.normalizeAudio, padClusters: config.santa.padClusters };
   const panels: { panel: string; text: Embeddings; audio: Embeddings }[] = [
     { panel: 'a) CLAP', text, audio },
-    { panel: `b) CLAP + Gaussian noise on text (variance ${variance})`, text: injectNoise(text, { variance, rng: new Rng(`${config.seed}/figure3-noise`) }), audio },
-    { panel: 'c) memory-only (audio replaced by memory mix)', text, audio: transfer('memory-only', audio, memory, santaOptions) },
+    { panel: `b) noise on text (var ${variance})`, text: injectNoise(text, { variance, rng: new Rng(`${config.seed}/figure3-noise`) }), audio },
+    { panel: 'c) memory-only', text, audio: transfer('memory-only', audio, memory, santaOptions) },
     { panel: 'd) Santa', text, audio: transfer('santa', audio, memory, santaOptions) },
   ];
   const points: ScatterPoint[] = [];
@@ -56,7 +56,7 @@ export async function writeFigure3(
   const titles: string[] = [];
   for (const p of panels) {
     const gap = modalityGap(p.audio, p.text);
-    const title = `${p.panel}: paired cosine ${gap.meanPairedCosine.toFixed(2)}, centroid gap ${gap.centroidDistance.toFixed(2)}`;
+    const title = `${p.panel}: pair cos ${gap.meanPairedCosine.toFixed(2)}, gap ${gap.centroidDistance.toFixed(2)}`;
     titles.push(title);
     const both = concatEmbeddings([p.text, p.audio]);
     const { coords, explained } = pca(both, 2, 100, config.seed);

@@ -77,7 +77,7 @@ export function embeddingPanelsSpec(points: ScatterPoint[], panels: string[], ti
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
     data: { values: points },
-    facet: { field: 'panel', type: 'nominal', title: null, sort: panels, header: { labelFontSize: 12, labelLimit: 400 } },
+    facet: { field: 'panel', type: 'nominal', title: null, sort: panels, header: { labelFontSize: 12, labelLimit: 0 } },
     columns: 2,
     spec: {
       width: 300,

@@ -1,0 +1,69 @@
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { hashString } from '@mats/core';
+import { readRecords } from '@mats/datasets';
+import { type MatsConfig, resolvePath } from '@mats/app-shared';
+
+/** One training example as the trainer needs it. */
+export interface TrainRecord {
+  id: string;
+  /** What the CLAP text encoder embeds (a description of the audio). */
+  text: string;
+  instruction: string;
+  answer: string;
+  task: string;
+  /** Absolute path of the clip the text describes, when the record names one (MATS-Audio, Figure 3). */
+  audio: string | null;
+}
+
+export interface TrainingData {
+  /** Per source, the training records. */
+  train: TrainRecord[][];
+  /** Held-out records for the validation loss (all sources together). */
+  validation: TrainRecord[];
+  weights: number[];
+  files: string[];
+}
+
+/**
+ * Reads every AudioTIA source of the config and holds out a deterministic validation share: a
+ * record goes to validation when the hash of its clip (or, without a clip, its text) falls under
+ * `validationFraction`, so all records describing one clip land on the same side.
+ */
+export async function loadTrainingData(config: MatsConfig, needAudio: boolean): Promise<TrainingData> {
+  const train: TrainRecord[][] = [];
+  const validation: TrainRecord[] = [];
+  const files: string[] = [];
+  const threshold = Math.round(config.data.validationFraction * 2 ** 32);
+  for (const [s, source] of config.data.train.entries()) {
+    const file = resolvePath(source.path);
+    files.push(file);
+    if (!existsSync(file)) throw new Error(`data.train[${s}].path: ${file} does not exist`);
+    const audioBase = source.audioDir ? resolvePath(source.audioDir) : dirname(file);
+    const kept: TrainRecord[] = [];
+    for await (const record of readRecords(file)) {
+      if (needAudio && !record.audio) throw new Error(`${file}: record "${record.id}" has no "audio" field, which the audio variant (MATS-Audio) needs`);
+      const audio = record.audio ? (isAbsolute(record.audio) ? record.audio : resolve(audioBase, record.audio)) : null;
+      const r: TrainRecord = { id: record.id, text: record.text, instruction: record.instruction, answer: record.answer, task: record.task, audio };
+      const key = record.audio ?? record.text;
+      if (hashString(`validation/${key}`) < threshold) validation.push(r);
+      else kept.push(r);
+    }
+    if (kept.length === 0) throw new Error(`data.train[${s}]: ${file} has no training records left after holding out validation records`);
+    train.push(kept);
+  }
+  return { train, validation, weights: config.data.train.map((s) => s.weight), files };
+}
+
+/** Distinct values in first-seen order, and the row of each input in that list. */
+export function uniqueIndex(values: string[]): { unique: string[]; rowOf: Map<string, number> } {
+  const rowOf = new Map<string, number>();
+  const unique: string[] = [];
+  for (const v of values) {
+    if (!rowOf.has(v)) {
+      rowOf.set(v, unique.length);
+      unique.push(v);
+    }
+  }
+  return { unique, rowOf };
+}
