@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { createHash } from 'node:crypto';
 import { Rng } from '@mats/core';
 import { generateWorld, writeWorld, loadWorld, renderClip, WORLD_CLASSES, type WorldClipSpec } from './index.js';
-import { decodeAudioFile } from '../audio/index.js';
+import { decodeAudioFile, encodeWav } from '../audio/index.js';
 import { mmauPrompt } from '../templates.js';
 
 const MMAU_REAL = join(__dirname, '..', '..', '..', '..', '..', 'shared', 'data', 'mmau-test-mini.json');
@@ -203,4 +204,20 @@ describe('rendered audio follows the metadata', () => {
     expect(renderClip(s, 1).channels[0]).not.toEqual(renderClip(s, 2).channels[0]);
     expect(new Rng(1).uniform()).not.toBe(new Rng(2).uniform());
   });
+});
+
+describe('the default world is frozen', () => {
+  // Regression pin, not a correctness check: the tiny CLAP and tiny LM assets committed by @mats/clap and
+  // @mats/llm-lora were trained on the default world (seed 0, default size). If this fails, the default world
+  // changed and those assets must be retrained (or the change undone). Hashes taken from the world of 2026-11-27 04:29.
+  const sha = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
+  it('metadata, text and three clips are unchanged', () => {
+    const w = generateWorld({ seed: 0 });
+    const { generator: _generator, ...manifest } = w.manifest;
+    expect(sha(JSON.stringify([manifest, w.labels, w.clips, w.pretrain, w.train, w.eval]))).toBe('e30b66ea2e7d2ae934a2cc15afb2e586f0e5d491e4b100047c0ba0b1a3db0e88');
+    const wav = (id: string) => sha(encodeWav(renderClip(w.clips.find((c) => c.id === id)!, 0)));
+    expect(wav('pre-000000')).toBe('5322c9d7d5cd21fdca2cf790dbc1770006cbe1ecdf4f733819242ecff63aca91');
+    expect(wav('trn-000999')).toBe('802c55f5fa3a2900a05d3639f72fac87a2110f4f9ddcbcf13aa63cc65c6e46a4');
+    expect(wav('evl-000299')).toBe('00c7dc51d61c4da8ae245626775b96c1a39abdb11046b8df14f6c7dff4c61610');
+  }, 30_000);
 });
