@@ -125,6 +125,32 @@ describe('other containers through audio-decode', () => {
       }
     }
   });
+  it('decodes MP3 and Ogg Vorbis files to their tones (fixtures from tools/datasets_compressed_fixtures.mjs)', async () => {
+    const meta = JSON.parse(readFileSync(join(FIX, 'compressed', 'compressed.json'), 'utf8')) as { sampleRate: number; tones: number[]; amplitude: number; files: string[] };
+    for (const file of meta.files) {
+      const clip = await decodeAudioFile(join(FIX, 'compressed', file));
+      expect(clip.sampleRate, file).toBe(meta.sampleRate);
+      expect(clip.channels.length, file).toBe(2);
+      // Lossy codecs add encoder delay / padding: the length is at least the original and within ~0.1 s of it.
+      expect(clip.channels[0].length).toBeGreaterThanOrEqual(meta.sampleRate);
+      expect(clip.channels[0].length).toBeLessThan(meta.sampleRate * 1.1);
+      for (let c = 0; c < 2; c++) {
+        const x = clip.channels[c];
+        // Least-squares fit of each channel's own tone and of the other channel's tone over the steady middle part.
+        const fit = (freq: number) => {
+          let ss = 0, sc = 0, cc = 0, xs = 0, xc = 0;
+          for (let i = 3000; i < 19000; i++) {
+            const a = Math.sin((2 * Math.PI * freq * i) / meta.sampleRate), b = Math.cos((2 * Math.PI * freq * i) / meta.sampleRate);
+            ss += a * a; sc += a * b; cc += b * b; xs += x[i] * a; xc += x[i] * b;
+          }
+          const det = ss * cc - sc * sc;
+          return Math.hypot((xs * cc - xc * sc) / det, (xc * ss - xs * sc) / det);
+        };
+        expect(Math.abs(fit(meta.tones[c]) - meta.amplitude), `${file} channel ${c}`).toBeLessThan(0.03);
+        expect(fit(meta.tones[1 - c]), `${file} channel ${c} crosstalk`).toBeLessThan(0.01);
+      }
+    }
+  });
   it('recognises containers by magic bytes', () => {
     const b = (s: string) => new Uint8Array([...s].map((ch) => ch.charCodeAt(0)));
     expect(sniffAudioContainer(b('fLaC....'))).toBe('flac');
