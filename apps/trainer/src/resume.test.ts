@@ -1,0 +1,126 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { type Embeddings, Rng, createEmbeddings, hashString, readSafetensors } from '@mats/core';
+import type { ClapEncoder } from '@mats/clap';
+import { buildWordLevelTokenizer, createCausalLM, makeConfig, tokenizerFromJson } from '@mats/llm-lora';
+import { type MatsConfig, readMetrics, resolveConfig } from '@mats/app-shared';
+import { train } from './train.js';
+
+/** A deterministic stand-in for the CLAP text encoder: each word adds a fixed pseudo-random vector. */
+function standInClap(dim = 16): ClapEncoder {
+  const embed = async (texts: string[]): Promise<Embeddings> => {
+    const e = createEmbeddings(texts.length, dim);
+    texts.forEach((t, r) => {
+      for (const w of t.split(/\s+/)) {
+        const rng = new Rng(hashString(w));
+        for (let j = 0; j < dim; j++) e.data[r * dim + j] += rng.normal();
+      }
+    });
+    return e;
+  };
+  return { dim, embedText: embed, embedAudio: async () => { throw new Error('no audio in this test'); }, dispose: async () => {} };
+}
+
+const WORDS = ['a', 'dog', 'barks', 'bell', 'rings', 'loud', 'soft', 'twice', 'siren', 'wails', 'then', 'hum'];
+
+function makeData(dir: string): string[] {
+  const rng = new Rng(7);
+  const lines: string[] = [];
+  const texts: string[] = [];
+  for (let i = 0; i < 24; i++) {
+    const text = Array.from({ length: 3 + rng.int(4) }, () => WORDS[rng.int(WORDS.length)]).join(' ');
+    const task = ['cls', 'cap', 'aqa'][i % 3];
+    const instruction = task === 'cls' ? 'Classify events in the audio clip.' : task === 'cap' ? 'Generate audio caption.' : 'is it loud?';
+    const answer = task === 'cap' ? text : task === 'cls' ? WORDS[i % WORDS.length] : i % 2 ? 'yes' : 'no';
+    lines.push(JSON.stringify({ id: `r${i}`, text, instruction, answer, task, audioType: 'sound', source: 'test' }));
+    texts.push(text, instruction, answer);
+  }
+  writeFileSync(join(dir, 'train.jsonl'), `${lines.join('\n')}\n`);
+  return texts;
+}
+
+function tinyConfig(dir: string, name: string): MatsConfig {
+  const o = (path: string, raw: string) => ({ path, raw });
+  return resolveConfig({
+    overrides: [
+      o('name', name),
+      o('runsDir', join(dir, 'runs')),
+      o('backend', 'wasm'),
+      o('world', 'null'),
+      o('clap.dir', join(dir, 'no-clap')),
+      o('llm.dir', join(dir, 'no-llm')),
+      o('data.train', JSON.stringify([{ path: join(dir, 'train.jsonl'), weight: 1, audioDir: null }])),
+      o('data.validationFraction', '0.1'),
+      o('cache.dir', join(dir, 'cache')),
+      o('cache.partSize', '8'),
+      o('mapper.layers', '1'),
+      o('mapper.prefixLength', '2'),
+      o('mapper.clipLength', '2'),
+      o('mapper.heads', '2'),
+      o('train.steps', '6'),
+      o('train.batchSize', '4'),
+      o('train.warmupSteps', '2'),
+      o('train.lr', '0.01'),
+      o('train.logEvery', '1'),
+      o('train.validateEvery', '2'),
+      o('train.checkpointEvery', '0'),
+      o('santa.k', '2'),
+      o('santa.memorySize', '10'),
+    ],
+  });
+}
+
+/** A fresh tiny GPT-2 (same seed every time, so every run starts from the same frozen weights). */
+function standInLlm(texts: string[]) {
+  const tokenizer = tokenizerFromJson(buildWordLevelTokenizer(texts));
+  const config = makeConfig({ vocabSize: tokenizer.vocabSize, nEmbd: 16, nLayer: 1, nHead: 2, nPositions: 64, eosTokenId: tokenizer.eosId });
+  return createCausalLM(config, new Rng(3), tokenizer);
+}
+
+function tensors(file: string): Map<string, number[]> {
+  const st = readSafetensors(file);
+  return new Map([...st.tensors.entries()].map(([k, t]) => [k, Array.from(t.data as Float32Array)]));
+}
+
+describe('trainer resume', () => {
+  it('a run stopped at step 3 and resumed ends with the same weights as an uninterrupted run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mats-resume-'));
+    const texts = makeData(dir);
+    const quiet = { pictures: false, progress: 'silent' as const, log: () => {} };
+
+    const full = await train(tinyConfig(dir, 'full'), { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    expect(full.step).toBe(6);
+
+    const stopped = await train(tinyConfig(dir, 'split'), { ...quiet, stopAfterStep: 3, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    expect(stopped).toMatchObject({ step: 3, stopped: true });
+    const resumed = await train(tinyConfig(dir, 'split'), { ...quiet, resume: true, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    expect(resumed).toMatchObject({ step: 6, stopped: false });
+
+    for (const file of ['mapper.safetensors', 'adapter_model.safetensors']) {
+      const a = tensors(join(full.runDir, file));
+      const b = tensors(join(resumed.runDir, file));
+      expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+      for (const [name, values] of a) expect(b.get(name), `${file}: ${name}`).toEqual(values);
+    }
+    // The weights did move (the comparison is not between two untouched initialisations).
+    const initial = tensors(join(dir, 'runs', 'split', 'checkpoints', 'step-00000003', 'adapter_model.safetensors'));
+    const final = tensors(join(resumed.runDir, 'adapter_model.safetensors'));
+    expect(JSON.stringify([...final.values()])).not.toEqual(JSON.stringify([...initial.values()]));
+    // The metrics log of the resumed run is the uninterrupted one, line for line.
+    expect(readMetrics(resumed.runDir).map((m) => [m.step, m.loss, m.validationLoss])).toEqual(readMetrics(full.runDir).map((m) => [m.step, m.loss, m.validationLoss]));
+    expect(readFileSync(join(resumed.runDir, 'santa.safetensors'))).toEqual(readFileSync(join(full.runDir, 'santa.safetensors')));
+  }, 60_000);
+
+  it('refuses to resume with different training settings, naming the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mats-resume-'));
+    const texts = makeData(dir);
+    const quiet = { pictures: false, progress: 'silent' as const, log: () => {} };
+    await train(tinyConfig(dir, 'r'), { ...quiet, stopAfterStep: 1, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    const changed = { ...tinyConfig(dir, 'r') };
+    changed.train = { ...changed.train, lr: 0.5 };
+    await expect(train(changed, { ...quiet, resume: true, components: { clap: standInClap(), llm: standInLlm(texts) } })).rejects.toThrow(/different train\.lr/);
+    await expect(train(tinyConfig(dir, 'r'), { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } })).rejects.toThrow(/already exists: pass --resume/);
+  }, 60_000);
+});
