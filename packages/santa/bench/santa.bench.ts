@@ -43,14 +43,21 @@ function report(benchmark: string, unit: string, higherIsBetter: boolean, sample
   console.log(JSON.stringify({ benchmark, value, unit, higherIsBetter, samples, params }));
 }
 
-/** Runs fn `warmup` times unmeasured, then `repeats` times; returns seconds per run. */
+/** CPU seconds of the last time() call's repetitions (the machine is shared: wall time includes waiting). */
+let lastCpuSeconds: number[] = [];
+
+/** Runs fn `warmup` times unmeasured, then `repeats` times; returns wall seconds per run. */
 function time(fn: () => void, warmup: number, repeats: number): number[] {
   for (let i = 0; i < warmup; i++) fn();
   const samples: number[] = [];
+  lastCpuSeconds = [];
   for (let i = 0; i < repeats; i++) {
+    const cpu = process.cpuUsage();
     const t = performance.now();
     fn();
     samples.push((performance.now() - t) / 1000);
+    const used = process.cpuUsage(cpu);
+    lastCpuSeconds.push((used.user + used.system) / 1e6);
   }
   return samples;
 }
@@ -70,7 +77,7 @@ for (const implementation of IMPLEMENTATIONS) {
     slow ? 0 : 1,
     slow ? 1 : REPEATS,
   );
-  report(`santa/memory-build-${implementation}`, 's', false, samples, { ...memoryParams, implementation, iterationsRun }, `k-means ${implementation}, ${iterationsRun} iterations run`);
+  report(`santa/memory-build-${implementation}`, 's', false, samples, { ...memoryParams, implementation, iterationsRun, cpuSeconds: lastCpuSeconds }, `k-means ${implementation}, ${iterationsRun} iterations run`);
 }
 
 const queries = syntheticEmbeddings(256, 2);
@@ -85,5 +92,5 @@ for (const batch of [1, 256]) {
     1,
     Math.max(REPEATS, 5),
   ).map((seconds) => (calls * batch) / seconds);
-  report(`santa/santa-queries-batch${batch}`, 'queries/s', true, samples, { M, dim: DIM, k: K, topL: 32, tau: 0.1, lambda: 0.3, batch }, `batch ${batch}`);
+  report(`santa/santa-queries-batch${batch}`, 'queries/s', true, samples, { M, dim: DIM, k: K, topL: 32, tau: 0.1, lambda: 0.3, batch, cpuSeconds: lastCpuSeconds }, `batch ${batch}`);
 }

@@ -28,8 +28,11 @@ const PAGE_BYTES = 65536;
 interface Kernel {
   memory: WasmMemory;
   mm: (a: number, mp: number, b: number, np: number, dp: number, out: number) => void;
-  /** The operand whose rows are in memory at offset 0. */
+  /** The left operand whose rows are in memory at `residentOffset` (just after the pinned region). */
   resident: LeftOperand | null;
+  residentOffset: number;
+  /** Right operands pinned at the start of memory for one owner (see pinRightOperands). */
+  pinned: { owner: object; bytes: number; handles: PinnedMatrix[] } | null;
 }
 let kernel: Kernel | null = null;
 
@@ -41,7 +44,7 @@ function getKernel(): Kernel {
   }
   const instance = new wasm.Instance(new wasm.Module(bytes), {});
   const exports = instance.exports as unknown as { memory: WasmMemory; mm: Kernel['mm'] };
-  kernel = { memory: exports.memory, mm: exports.mm, resident: null };
+  kernel = { memory: exports.memory, mm: exports.mm, resident: null, residentOffset: 0, pinned: null };
   return kernel;
 }
 
@@ -89,27 +92,87 @@ export class LeftOperand {
     if (b.length < n * d) throw new Error(`matmul: right operand has ${b.length} values, needs ${n} * ${d}`);
     const k = getKernel();
     const np = roundUp(Math.max(n, 1), BLOCK_COLS);
-    const aBytes = mp * dp * FLOAT_BYTES;
-    const bOffset = aBytes;
+    const aOffset = scratchStart(k);
+    const bOffset = aOffset + mp * dp * FLOAT_BYTES;
     const outOffset = bOffset + np * dp * FLOAT_BYTES;
     ensureBytes(k, outOffset + mp * np * FLOAT_BYTES);
-    if (k.resident !== this) {
-      place(k, 0, this.a, m, d, mp, dp);
+    if (k.resident !== this || k.residentOffset !== aOffset) {
+      place(k, aOffset, this.a, m, d, mp, dp);
       k.resident = this;
+      k.residentOffset = aOffset;
     }
     place(k, bOffset, b, n, d, np, dp);
-    k.mm(0, mp, bOffset, np, dp, outOffset);
-    const out = new Float32Array(k.memory.buffer, outOffset, mp * np);
-    if (np === n) return out.slice(0, m * n);
-    const result = new Float32Array(m * n);
-    for (let i = 0; i < m; i++) result.set(out.subarray(i * np, i * np + n), i * n);
-    return result;
+    k.mm(aOffset, mp, bOffset, np, dp, outOffset);
+    return readProduct(k, outOffset, m, n, np);
+  }
+
+  /** out[i * n + j] = a_i . b_j for a pinned right operand b (n x dim); nothing is copied but A. */
+  productPinned(b: PinnedMatrix): Float32Array {
+    const { rows: m, dim: d, paddedRows: mp, paddedDim: dp } = this;
+    const k = getKernel();
+    if (!k.pinned || !k.pinned.handles.includes(b)) throw new Error('matmul: the pinned operand is no longer in the kernel memory (pin again)');
+    if (b.dim !== d) throw new Error(`matmul: pinned operand has dim ${b.dim}, expected ${d}`);
+    const aOffset = scratchStart(k);
+    const outOffset = aOffset + mp * dp * FLOAT_BYTES;
+    ensureBytes(k, outOffset + mp * b.paddedRows * FLOAT_BYTES);
+    if (k.resident !== this || k.residentOffset !== aOffset) {
+      place(k, aOffset, this.a, m, d, mp, dp);
+      k.resident = this;
+      k.residentOffset = aOffset;
+    }
+    k.mm(aOffset, mp, b.offset, b.paddedRows, dp, outOffset);
+    return readProduct(k, outOffset, m, b.rows, b.paddedRows);
   }
 
   /** Forget the copy in the kernel's memory (call when the data changes). */
   invalidate(): void {
     if (kernel?.resident === this) kernel.resident = null;
   }
+}
+
+/** A right operand B (rows x dim) copied once into the kernel's memory, for repeated products. */
+export interface PinnedMatrix {
+  readonly rows: number;
+  readonly dim: number;
+  readonly offset: number;
+  readonly paddedRows: number;
+}
+
+/**
+ * Pins matrices that many products reuse (Santa's centroids and cluster members) at the start of the
+ * kernel's memory, so a query copies only itself. One owner at a time: pinning for another owner
+ * replaces the region; pinning again for the same owner returns the same handles without copying.
+ */
+export function pinRightOperands(owner: object, matrices: readonly { data: FloatArray; rows: number; dim: number }[]): PinnedMatrix[] {
+  const k = getKernel();
+  if (k.pinned?.owner === owner) return k.pinned.handles;
+  k.pinned = null;
+  k.resident = null;
+  const handles: PinnedMatrix[] = [];
+  let offset = 0;
+  for (const m of matrices) {
+    const paddedRows = roundUp(Math.max(m.rows, 1), BLOCK_COLS);
+    const paddedDim = roundUp(m.dim, 4);
+    ensureBytes(k, offset + paddedRows * paddedDim * FLOAT_BYTES);
+    place(k, offset, m.data, m.rows, m.dim, paddedRows, paddedDim);
+    handles.push({ rows: m.rows, dim: m.dim, offset, paddedRows });
+    offset += paddedRows * paddedDim * FLOAT_BYTES;
+  }
+  k.pinned = { owner, bytes: offset, handles };
+  return handles;
+}
+
+/** Where scratch operands go: after the pinned region, 16-byte aligned. */
+function scratchStart(k: Kernel): number {
+  return roundUp(k.pinned?.bytes ?? 0, 16);
+}
+
+function readProduct(k: Kernel, outOffset: number, m: number, n: number, np: number): Float32Array {
+  const out = new Float32Array(k.memory.buffer, outOffset, roundUp(Math.max(m, 1), BLOCK_ROWS) * np);
+  if (np === n) return out.slice(0, m * n);
+  const result = new Float32Array(m * n);
+  for (let i = 0; i < m; i++) result.set(out.subarray(i * np, i * np + n), i * n);
+  return result;
 }
 
 /**
@@ -120,6 +183,14 @@ export class LeftOperand {
 export function matmulTransposed(a: FloatArray, m: number, b: FloatArray, n: number, d: number): Float32Array {
   const left = new LeftOperand(a, m, d);
   const out = left.product(b, n);
+  left.invalidate();
+  return out;
+}
+
+/** A B^T for a pinned B (see pinRightOperands). */
+export function matmulPinned(a: FloatArray, m: number, b: PinnedMatrix): Float32Array {
+  const left = new LeftOperand(a, m, b.dim);
+  const out = left.productPinned(b);
   left.invalidate();
   return out;
 }

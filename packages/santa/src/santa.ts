@@ -1,5 +1,5 @@
 import { type Embeddings, Rng, createEmbeddings, l2NormalizeInPlace, validateEmbeddings } from '@mats/core';
-import { matmulTransposed, squaredRowNorms } from './linalg.js';
+import { type PinnedMatrix, matmulPinned, pinRightOperands, squaredRowNorms } from './linalg.js';
 import { type SantaMemory, checkMemory } from './memory.js';
 import { addGaussian, checkVariance, maybeNormalized } from './noise.js';
 
@@ -113,28 +113,28 @@ function makeBlock(memory: Embeddings, members: Int32Array): Block {
 /** Blocks per memory, built on first use (a memory is not modified after it is built or loaded). */
 interface Blocks {
   assignments: Int32Array;
-  clusters: (Block | null)[];
+  clusters: (Block | null)[] | null;
   whole: Block | null;
+  /** Keys for pinning the cluster blocks or the whole-memory block in the kernel's memory. */
+  clusterPins: object;
+  wholePins: object;
 }
 const blockCache = new WeakMap<Float32Array, Blocks>();
 
 function blocksOf(m: SantaMemory): Blocks {
   let b = blockCache.get(m.memory.data);
-  if (!b || b.assignments !== m.assignments || b.clusters.length !== m.centroids.rows) {
-    b = { assignments: m.assignments, clusters: new Array(m.centroids.rows).fill(null), whole: null };
+  if (!b || b.assignments !== m.assignments || (b.clusters && b.clusters.length !== m.centroids.rows)) {
+    b = { assignments: m.assignments, clusters: null, whole: null, clusterPins: {}, wholePins: {} };
     blockCache.set(m.memory.data, b);
   }
   return b;
 }
 
-function clusterBlock(m: SantaMemory, c: number, members: Int32Array): Block {
-  const b = blocksOf(m);
-  return (b.clusters[c] ??= makeBlock(m.memory, members));
-}
-
-function wholeBlock(m: SantaMemory): Block {
-  const b = blocksOf(m);
-  return (b.whole ??= makeBlock(m.memory, Int32Array.from({ length: m.memory.rows }, (_, i) => i)));
+/** A block with its rows and columns pinned for products. */
+interface PinnedBlock {
+  block: Block;
+  rows: PinnedMatrix;
+  columns: PinnedMatrix;
 }
 
 /** Santa proper: retrieval inside the closest non-empty cluster. */
@@ -142,8 +142,20 @@ function mixClosestCluster(z: Embeddings, m: SantaMemory, o: Resolved): Embeddin
   const { rows, dim } = z;
   const k = m.centroids.rows;
   const clusters = m.clusters.length === k ? m.clusters : groupByCluster(m.assignments, k);
+  const cache = blocksOf(m);
+  const blocks = (cache.clusters ??= clusters.map((members) => (members.length > 0 ? makeBlock(m.memory, members) : null)));
+  // Centroids, then rows and columns of every non-empty cluster, copied once into the kernel's memory.
+  const matrices = [{ data: m.centroids.data, rows: k, dim }];
+  for (const b of blocks) {
+    if (b) matrices.push({ data: b.rows, rows: b.members.length, dim }, { data: b.columns, rows: dim, dim: b.members.length });
+  }
+  const handles = pinRightOperands(cache.clusterPins, matrices);
+  const pinned: (PinnedBlock | null)[] = [];
+  let h = 1;
+  for (const b of blocks) pinned.push(b ? { block: b, rows: handles[h++], columns: handles[h++] } : null);
+
   const centroidNorms = cachedNorms(m.centroids);
-  const products = matmulTransposed(z.data, rows, m.centroids.data, k, dim);
+  const products = matmulPinned(z.data, rows, handles[0]);
   // argmin_c ||z - c||^2 = argmin_c ||c||^2 - 2 z.c; empty clusters have nobody to retrieve.
   const queriesOf: number[][] = Array.from({ length: k }, () => []);
   for (let q = 0; q < rows; q++) {
@@ -161,18 +173,24 @@ function mixClosestCluster(z: Embeddings, m: SantaMemory, o: Resolved): Embeddin
   }
   const out = createEmbeddings(rows, dim);
   for (let c = 0; c < k; c++) {
-    if (queriesOf[c].length > 0) mixGroup(z, queriesOf[c], m.memory, clusterBlock(m, c, clusters[c]), o, out);
+    if (queriesOf[c].length > 0) mixGroup(z, queriesOf[c], m.memory, pinned[c]!, o, out);
   }
   return l2NormalizeInPlace(out);
 }
 
 /** no-kmeans and memory-only: retrieval over the whole memory, in chunks of queries. */
 function mixWholeMemory(z: Embeddings, m: SantaMemory, o: Resolved): Embeddings {
-  const block = wholeBlock(m);
+  const cache = blocksOf(m);
+  const block = (cache.whole ??= makeBlock(m.memory, Int32Array.from({ length: m.memory.rows }, (_, i) => i)));
+  const [rowsHandle, columnsHandle] = pinRightOperands(cache.wholePins, [
+    { data: block.rows, rows: block.members.length, dim: z.dim },
+    { data: block.columns, rows: z.dim, dim: block.members.length },
+  ]);
   const out = createEmbeddings(z.rows, z.dim);
   const chunk = 256;
   for (let q0 = 0; q0 < z.rows; q0 += chunk) {
-    mixGroup(z, Array.from({ length: Math.min(chunk, z.rows - q0) }, (_, i) => q0 + i), m.memory, block, o, out);
+    const queries = Array.from({ length: Math.min(chunk, z.rows - q0) }, (_, i) => q0 + i);
+    mixGroup(z, queries, m.memory, { block, rows: rowsHandle, columns: columnsHandle }, o, out);
   }
   return l2NormalizeInPlace(out);
 }
@@ -182,13 +200,14 @@ function mixWholeMemory(z: Embeddings, m: SantaMemory, o: Resolved): Embeddings 
  * softmax weights written into a (queries x members) matrix W, then the mix W M (a second product),
  * and out = (1 - lambda) z + lambda mix (unnormalised).
  */
-function mixGroup(z: Embeddings, queries: number[], memory: Embeddings, block: Block, o: Resolved, out: Embeddings): void {
+function mixGroup(z: Embeddings, queries: number[], memory: Embeddings, pinned: PinnedBlock, o: Resolved, out: Embeddings): void {
   const { dim } = z;
+  const { block } = pinned;
   const n = block.members.length;
   const g = queries.length;
   const zg = new Float32Array(g * dim);
   queries.forEach((q, i) => zg.set(z.data.subarray(q * dim, (q + 1) * dim), i * dim));
-  const dots = matmulTransposed(zg, g, block.rows, n, dim);
+  const dots = matmulPinned(zg, g, pinned.rows);
   if (o.queryNoise > 0) {
     // Fresh noise per query and entry: the entries differ per query, so no shared product for the mix.
     queries.forEach((q, i) => mixOne(z, q, memory, block.members, dots.subarray(i * n, (i + 1) * n), block.norms, o, out));
@@ -226,7 +245,7 @@ function mixGroup(z: Embeddings, queries: number[], memory: Embeddings, block: B
     }
   }
   if (!dense) return;
-  const mix = matmulTransposed(weights, g, block.columns, dim, n);
+  const mix = matmulPinned(weights, g, pinned.columns);
   const keep = 1 - o.lambda;
   queries.forEach((q, i) => {
     const zo = q * dim;
