@@ -77,8 +77,8 @@ function matsGpt2() {
     world: null,
     clap: {
       kind: 'onnx' as const,
-      audioModel: 'models/msclap/clap_audio.onnx',
-      textModel: 'models/msclap/clap_text.onnx',
+      audioModel: 'models/msclap-2023/msclap_audio.onnx',
+      textModel: 'models/msclap-2023/msclap_text.onnx',
       batchSize: 32,
       threads: 0,
       executionProviders: ['cpu'],
