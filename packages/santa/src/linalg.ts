@@ -50,7 +50,12 @@ function getKernel(): Kernel {
 
 function ensureBytes(k: Kernel, bytes: number): void {
   const have = k.memory.buffer.byteLength;
-  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / PAGE_BYTES));
+  if (bytes <= have) return;
+  try {
+    k.memory.grow(Math.ceil((bytes - have) / PAGE_BYTES));
+  } catch (err) {
+    throw new Error(`@mats/santa: the matrix-product kernel needs ${bytes} bytes of WebAssembly memory (limit 4 GiB): ${(err as Error).message}`);
+  }
 }
 
 const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
