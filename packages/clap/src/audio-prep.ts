@@ -1,5 +1,5 @@
 import type { Rng } from '@mats/core';
-import { resample, type AudioClip } from '@mats/datasets';
+import { downmixMean, resample, type AudioClip } from '@mats/datasets';
 
 /** msclap 2023: audio at 44.1 kHz, 7 s per clip. */
 export const MSCLAP_SAMPLE_RATE = 44100;
@@ -69,11 +69,9 @@ export function prepareWaveform(clip: AudioClip, rng: Rng, options: WaveformPrep
   if (!Number.isInteger(clip.sampleRate)) throw new Error(`audio clip ${index}: sampleRate must be an integer number of Hz, got ${clip.sampleRate}`);
   let signal: Float32Array;
   if (mode === 'mean') {
-    const mixed = new Float32Array(clip.channels[0].length);
-    for (const ch of clip.channels) for (let i = 0; i < ch.length; i++) mixed[i] += ch[i];
-    if (clip.channels.length > 1) for (let i = 0; i < mixed.length; i++) mixed[i] /= clip.channels.length;
-    signal = resample(mixed, clip.sampleRate, rate);
+    signal = resample(downmixMean(clip), clip.sampleRate, rate);
   } else if (mode === 'flatten') {
+    // Resample each channel, then concatenate (resampling the flattened signal would smear across the seam).
     const parts = clip.channels.map((ch) => resample(ch, clip.sampleRate, rate));
     signal = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
     let offset = 0;

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Rng, createEmbeddings, getFloatTensor, readSafetensors, writeFileAtomic, writeSafetensors, type Embeddings } from '@mats/core';
-import { resample, type AudioClip } from '@mats/datasets';
+import { downmixMean, resample, type AudioClip } from '@mats/datasets';
 import { batchRanges, type ClapEncoder } from '../encoder.js';
 import { fitLength, validateClip } from '../audio-prep.js';
 import { LogMel } from '../mel.js';
@@ -130,10 +130,7 @@ export class TinyClap implements ClapEncoder {
   prepareClip(clip: AudioClip, index = 0, rng: Rng = this.rng): Float32Array {
     validateClip(clip, index);
     if (!Number.isInteger(clip.sampleRate)) throw new Error(`audio clip ${index}: sampleRate must be an integer number of Hz, got ${clip.sampleRate}`);
-    const mixed = new Float32Array(clip.channels[0].length);
-    for (const ch of clip.channels) for (let i = 0; i < ch.length; i++) mixed[i] += ch[i];
-    if (clip.channels.length > 1) for (let i = 0; i < mixed.length; i++) mixed[i] /= clip.channels.length;
-    return fitLength(resample(mixed, clip.sampleRate, this.config.sampleRate), this.clipSamples, rng);
+    return fitLength(resample(downmixMean(clip), clip.sampleRate, this.config.sampleRate), this.clipSamples, rng);
   }
 
   /** Log-mel features of clips, row-major [clips, frames, nMels]. */
