@@ -24,6 +24,8 @@ import {
   type MatsConfig,
   RUN_FILES,
   appendMetrics,
+  cacheLayout,
+  shardParts,
   clapFingerprint,
   embedParts,
   ensureWorld,
@@ -143,8 +145,10 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
   const embeddings: Embeddings[] = [];
   for (const [spec, embed] of caches) {
     if (stage !== 'merge' && !readMergedSafe(spec)) {
-      const progress = createProgress({ label: `embed ${spec.kind}`, total: 1, unit: 'parts', mode: options.progress });
-      const result = await embedParts(spec, embed, { shard: options.shard, onPart: (done, total) => progress.update(done, { of: total }) });
+      const layout = cacheLayout(spec);
+      const mine = options.shard ? shardParts(layout.parts, options.shard.index, options.shard.count).length : layout.parts;
+      const progress = createProgress({ label: `embed ${spec.kind} (${spec.items.length} items)`, total: mine, unit: 'parts', mode: options.progress });
+      const result = await embedParts(spec, embed, { shard: options.shard, onPart: (done) => progress.update(done) });
       progress.stop();
       log(`embedding cache (${spec.kind}, ${spec.items.length} items): ${result.embedded} part(s) embedded, ${result.skipped} already there, in ${result.layout.folder}`);
     }
