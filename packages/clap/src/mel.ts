@@ -88,7 +88,7 @@ export class RealFft {
     }
     for (let len = 2; len <= m; len <<= 1) {
       const halfLen = len >> 1;
-      const step = (2 * m) / len; // twiddle stride in the size-`size` table: e^{-2 pi i j / len}
+      const step = ((2 * m) / len) | 0; // twiddle stride in the size-`size` table: e^{-2 pi i j / len}
       for (let start = 0; start < m; start += len) {
         for (let j = 0; j < halfLen; j++) {
           const wr = cos[j * step];
@@ -241,22 +241,28 @@ export class LogMel {
     const frame = new Float64Array(nFft);
     const power = new Float64Array(this.bins);
     const n = signal.length;
+    const win = this.window;
     const refDb = 10 * Math.log10(Math.max(amin, ref));
     let maxDb = -Infinity;
     for (let t = 0; t < frames; t++) {
       const begin = t * hopLength - pad;
-      for (let i = 0; i < nFft; i++) {
-        let idx = begin + i;
-        let v: number;
-        if (idx >= 0 && idx < n) v = signal[idx];
-        else if (padMode === 'constant') v = 0;
-        else {
-          // reflect without repeating the edge sample, as numpy/torch 'reflect'
-          if (idx < 0) idx = -idx;
-          if (idx >= n) idx = 2 * (n - 1) - idx;
-          v = signal[idx];
+      if (begin >= 0 && begin + nFft <= n) {
+        // the common case: the whole frame lies inside the signal
+        for (let i = 0; i < nFft; i++) frame[i] = signal[begin + i] * win[i];
+      } else {
+        for (let i = 0; i < nFft; i++) {
+          let idx = begin + i;
+          let v: number;
+          if (idx >= 0 && idx < n) v = signal[idx];
+          else if (padMode === 'constant') v = 0;
+          else {
+            // reflect without repeating the edge sample, as numpy/torch 'reflect'
+            if (idx < 0) idx = -idx;
+            if (idx >= n) idx = 2 * (n - 1) - idx;
+            v = signal[idx];
+          }
+          frame[i] = v * win[i];
         }
-        frame[i] = v * this.window[i];
       }
       this.fft.power(frame, power);
       const base = t * nMels;
