@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { readSafetensors, writeSafetensors, writeFileAtomic, type Rng, type SafetensorsFile, type TensorToWrite } from '@mats/core';
 import { configFromHf, configToHf, type Gpt2Config } from './config.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
+import { attention, frozenLinear, geluNew, layerNorm as layerNormOp, trainableLinear } from './ops.js';
 
 /** A projection in GPT-2's Conv1D layout. LoRA replaces it with a wrapper (see lora.ts). */
 export interface Projection {
@@ -15,12 +16,34 @@ export interface Projection {
 }
 
 export class Conv1D implements Projection {
+  /** W transposed, for the input gradient of a frozen W (see ops.ts); rebuilt when W changes. */
+  private weightT: tf.Tensor2D | null = null;
+
   constructor(
     readonly weight: tf.Variable, // [in, out]
     readonly bias: tf.Variable, // [out]
   ) {}
+
   apply(x2d: tf.Tensor2D): tf.Tensor2D {
-    return tf.fused.matMul({ a: x2d, b: this.weight as tf.Tensor2D, bias: this.bias }) as tf.Tensor2D;
+    if (this.weight.trainable) return trainableLinear(x2d, this.weight as tf.Tensor2D, this.bias as tf.Tensor1D);
+    const { weight, bias, weightT } = this.frozen();
+    return frozenLinear(x2d, weight, bias, weightT);
+  }
+
+  /** The frozen weight, bias and cached transpose (for fused LoRA). */
+  frozen(): { weight: tf.Tensor2D; bias: tf.Tensor1D; weightT: tf.Tensor2D } {
+    if (!this.weightT) this.weightT = tf.keep(tf.tidy(() => tf.transpose(this.weight) as tf.Tensor2D));
+    return { weight: this.weight as tf.Tensor2D, bias: this.bias as tf.Tensor1D, weightT: this.weightT };
+  }
+
+  /** Call after assigning new values to the weight (e.g. merging LoRA). */
+  weightChanged(): void {
+    this.weightT?.dispose();
+    this.weightT = null;
+  }
+
+  dispose(): void {
+    this.weightChanged();
   }
 }
 
@@ -97,20 +120,9 @@ export function expectedTensors(config: Gpt2Config): Map<string, number[]> {
   return m;
 }
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-
-/** GELU, tanh approximation (HF "gelu_new"). */
-export function geluNew(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), SQRT_2_OVER_PI);
-    return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
-  });
-}
 
 function layerNorm(x: tf.Tensor2D, ln: LayerNorm, eps: number): tf.Tensor2D {
-  const { mean, variance } = tf.moments(x, -1, true);
-  const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-  return tf.add(tf.mul(normed, ln.weight), ln.bias) as tf.Tensor2D;
+  return layerNormOp(x, ln.weight as tf.Tensor1D, ln.bias as tf.Tensor1D, eps, ln.weight.trainable);
 }
 
 /**
@@ -210,9 +222,9 @@ export class CausalLM {
       this.blocks.forEach((block, layer) => {
         const a = layerNorm(x, block.ln1, this.config.layerNormEpsilon);
         const qkv = block.cAttn.apply(a, ctx); // [B*T, 3C]
-        // [B, T, 3, H, D] -> [3, B, H, T, D]
-        const heads = tf.transpose(tf.reshape(qkv, [B, T, 3, H, D]), [2, 0, 3, 1, 4]);
-        const [q0, k0, v0] = tf.unstack(heads) as tf.Tensor4D[];
+        // Three [B*T, C] column blocks, each to [B, H, T, D] (three 4-D transposes are much cheaper
+        // on wasm than one 5-D transpose of the whole qkv).
+        const [q0, k0, v0] = tf.split(qkv, 3, 1).map((part) => tf.transpose(tf.reshape(part, [B, T, H, D]), [0, 2, 1, 3]) as tf.Tensor4D);
         let k = k0;
         let v = v0;
         if (options.cache) {
@@ -223,10 +235,7 @@ export class CausalLM {
           newKeys.push(tf.keep(k));
           newValues.push(tf.keep(v));
         }
-        const q = tf.mul(q0, scale);
-        const scores = tf.add(tf.matMul(q, k, false, true), bias); // [B, H, T, past+T]
-        const probs = tf.softmax(scores);
-        const attn = tf.matMul(probs, v); // [B, H, T, D]
+        const attn = attention(q0, k, v, bias, scale); // [B, H, T, D]
         const merged = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D;
         x = tf.add(x, block.cProjAttn.apply(merged, ctx));
         const m = layerNorm(x, block.ln2, this.config.layerNormEpsilon);
@@ -247,14 +256,37 @@ export class CausalLM {
     return tf.reshape(tf.gather(this.wpe, tf.tensor1d(flat, 'int32')), [B, T, this.config.nEmbd]);
   }
 
+  /** wte transposed [n_embd, vocab]: the frozen head as a plain matmul (see ops.ts). */
+  private wteT: tf.Tensor2D | null = null;
+
   /** Logits of the tied LM head: hidden [..., n_embd] -> [..., vocab]. */
   lmHead(hidden: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const shape = hidden.shape;
       const flat = tf.reshape(hidden, [-1, this.config.nEmbd]) as tf.Tensor2D;
-      const logits = tf.matMul(flat, this.wte as tf.Tensor2D, false, true);
+      let logits: tf.Tensor2D;
+      if (this.wte.trainable) {
+        logits = trainableLinear(flat, tf.transpose(this.wte) as tf.Tensor2D, null);
+      } else {
+        if (!this.wteT) this.wteT = tf.keep(tf.transpose(this.wte) as tf.Tensor2D);
+        logits = frozenLinear(flat, this.wteT, null, this.wte as tf.Tensor2D);
+      }
       return tf.reshape(logits, [...shape.slice(0, -1), this.config.vocabSize]);
     });
+  }
+
+  /** The frozen head as [n_embd, vocab] (wte transposed, cached) and wte itself. */
+  frozenHead(): { headT: tf.Tensor2D; head: tf.Tensor2D } | null {
+    if (this.wte.trainable) return null;
+    if (!this.wteT) this.wteT = tf.keep(tf.tidy(() => tf.transpose(this.wte) as tf.Tensor2D));
+    return { headT: this.wteT, head: this.wte as tf.Tensor2D };
+  }
+
+  /** Call after changing base weights in place (cached transposes are rebuilt). */
+  weightsChanged(): void {
+    this.wteT?.dispose();
+    this.wteT = null;
+    for (const b of this.blocks) for (const p of [b.cAttn, b.cProjAttn, b.cFc, b.cProjMlp]) if (p instanceof Conv1D) p.weightChanged();
   }
 
   /** Logits for token ids (all rows the same length); attentionMask for padded rows. */
@@ -279,6 +311,7 @@ export class CausalLM {
 
   /** Frees every tensor of the model (base and LoRA). */
   dispose(): void {
+    this.weightsChanged();
     for (const v of this.weights.values()) v.dispose();
     this.lora?.dispose();
   }

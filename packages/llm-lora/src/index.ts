@@ -22,8 +22,8 @@ export {
   createCausalLM,
   saveCausalLM,
   expectedTensors,
-  geluNew,
 } from './gpt2.js';
+export { geluNew, frozenLinear, trainableLinear } from './ops.js';
 export { type LoraConfig, DEFAULT_LORA, LoraState, LoraProjection, applyLora, saveLora, loadLora, mergeLora } from './lora.js';
 export { type PrefixLmExample, type PrefixLmBatch, type LossOptions, buildPrefixLmBatch, prefixLmLoss, weightedCrossEntropy } from './loss.js';
 export { type GenerateOptions, type PrefixInput, type GenerateResult, generate, bannedNgramTokens, processLogits } from './generate.js';

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors, writeFileAtomic, type Rng, type TensorToWrite } from '@mats/core';
 import { Conv1D, type Block, type CausalLM, type ForwardContext, type Projection } from './gpt2.js';
+import { loraLinear } from './ops.js';
 
 export interface LoraConfig {
   /** Rank r (default 8). */
@@ -33,16 +34,23 @@ export class LoraProjection implements Projection {
   ) {}
 
   apply(x2d: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D {
-    const base = this.base.apply(x2d);
-    let input: tf.Tensor2D = x2d;
+    let mask: tf.Tensor2D | null = null;
     if (ctx.training && this.dropout > 0) {
       if (!ctx.rng) throw new Error('LoRA dropout in training needs an rng in the forward options');
-      input = tf.dropout(x2d, this.dropout, undefined, ctx.rng.nextUint32()) as tf.Tensor2D;
+      mask = dropoutMask(x2d.shape, this.dropout, ctx.rng);
     }
-    // Scale the small [rows, r] product rather than the wide output.
-    const low = tf.mul(tf.matMul(input, this.loraA as tf.Tensor2D), this.scaling) as tf.Tensor2D;
-    return tf.add(base, tf.matMul(low, this.loraB as tf.Tensor2D));
+    const out = loraLinear(x2d, this.loraA as tf.Tensor2D, this.loraB as tf.Tensor2D, this.base.frozen(), this.scaling, mask);
+    mask?.dispose();
+    return out;
   }
+}
+
+/** Inverted-dropout mask (0 with probability p, else 1 / (1 - p)) drawn from the seeded rng. */
+function dropoutMask(shape: [number, number], p: number, rng: Rng): tf.Tensor2D {
+  const data = new Float32Array(shape[0] * shape[1]);
+  const keep = 1 / (1 - p);
+  for (let i = 0; i < data.length; i++) data[i] = rng.uniform() < p ? 0 : keep;
+  return tf.tensor2d(data, shape);
 }
 
 type ModuleKey = 'cAttn' | 'cProjAttn' | 'cFc' | 'cProjMlp';
@@ -210,6 +218,7 @@ export function mergeLora(model: CausalLM): CausalLM {
       const p = block[m.key];
       if (p instanceof LoraProjection) {
         tf.tidy(() => p.base.weight.assign(tf.add(p.base.weight, tf.mul(tf.matMul(p.loraA, p.loraB), p.scaling))));
+        p.base.weightChanged();
         block[m.key] = p.base;
       }
     }

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '@mats/core';
 import type { CausalLM } from './gpt2.js';
+import { frozenHeadCrossEntropy } from './ops.js';
 
 export interface PrefixLmExample {
   instruction: number[];
@@ -125,7 +126,10 @@ export function prefixLmLoss(model: CausalLM, prefix: tf.Tensor3D, batch: Prefix
         weights.set(batch.lossWeights.subarray(b * L + 1, (b + 1) * L), b * (L - 1));
       }
     }
-    const logits = model.lmHead(tf.reshape(h, [-1, C])) as tf.Tensor2D;
-    return weightedCrossEntropy(logits, targets, weights);
+    const rows = tf.reshape(h, [-1, C]) as tf.Tensor2D;
+    const frozen = model.frozenHead();
+    // Frozen head (MATS training): chunked fused head + loss, the [rows, vocab] logits never all exist.
+    if (frozen) return frozenHeadCrossEntropy(rows, frozen.headT, frozen.head, targets, weights);
+    return weightedCrossEntropy(model.lmHead(rows) as tf.Tensor2D, targets, weights);
   });
 }

@@ -55,8 +55,9 @@ export class AdamW {
     const stepSize = lr / bc1;
     const sqrtBc2 = Math.sqrt(bc2);
     const decay = 1 - lr * this.weightDecay;
-    tf.tidy(() => {
-      this.variables.forEach((p, i) => {
+    // One tidy per variable, so the temporaries of a large tensor are freed before the next one.
+    this.variables.forEach((p, i) => {
+      tf.tidy(() => {
         const g = grads[i];
         const m = tf.add(tf.mul(this.m[i], this.beta1), tf.mul(g, 1 - this.beta1));
         const v = tf.add(tf.mul(this.v[i], this.beta2), tf.mul(tf.square(g), 1 - this.beta2));

@@ -1,0 +1,144 @@
+/**
+ * Training-step time (mapper + LoRA on a frozen GPT-2) and greedy generation speed, for the tiny
+ * world shape and the GPT-2-small shape (random weights). Run:
+ *   npx tsx packages/llm-lora/bench/llm-lora.bench.ts [--only world|gpt2-small] [--reps N]
+ * Prints one human line and one JSON line per measurement (value = median).
+ * The PyTorch reference with the same shapes is tools/bench_train_step_reference.py.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng, selectBackend } from '@mats/core';
+import { AdamW, applyLora, buildPrefixLmBatch, createCausalLM, generate, makeConfig, prefixLmLoss, trainStep, type Gpt2Config } from '../src/index.js';
+
+interface BenchShape {
+  name: 'world' | 'gpt2-small';
+  llm: Gpt2Config;
+  mapper: { clapDim: number; width: number; prefixLength: number; clipLength: number; layers: number; heads: number; mlpRatio: number };
+  batch: number;
+  instructionTokens: number;
+  answerTokens: number;
+}
+
+const SHAPES: BenchShape[] = [
+  {
+    name: 'world',
+    llm: makeConfig({ vocabSize: 512, nPositions: 256, nEmbd: 128, nLayer: 4, nHead: 4 }),
+    mapper: { clapDim: 512, width: 128, prefixLength: 40, clipLength: 40, layers: 4, heads: 8, mlpRatio: 2 },
+    batch: 8,
+    instructionTokens: 8,
+    answerTokens: 23,
+  },
+  {
+    name: 'gpt2-small',
+    llm: makeConfig({ vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12, eosTokenId: 50256 }),
+    mapper: { clapDim: 1024, width: 768, prefixLength: 40, clipLength: 40, layers: 8, heads: 8, mlpRatio: 2 },
+    batch: 8,
+    instructionTokens: 8,
+    answerTokens: 23,
+  },
+];
+
+interface PrefixSource {
+  kind: string;
+  variables: tf.Variable[];
+  /** Prefix [batch, P, C] for the batch's CLAP embeddings (inside the loss closure). */
+  forward(clap: tf.Tensor2D): tf.Tensor3D;
+}
+
+/** @mats/mapper when it is built and has a training forward; otherwise a trainable stand-in prefix. */
+async function makePrefixSource(shape: BenchShape, rng: Rng): Promise<PrefixSource> {
+  try {
+    const mod: any = await import('@mats/mapper');
+    const mapper = mod.createMapper({ ...shape.mapper }, rng);
+    return { kind: '@mats/mapper', variables: mapper.trainableVariables, forward: (clap) => mapper.apply(clap) };
+  } catch (err) {
+    console.error(`@mats/mapper not usable (${(err as Error).message}); using a stand-in trainable prefix`);
+  }
+  const { prefixLength: P } = shape.mapper;
+  const prefix = tf.variable(tf.randomNormal([shape.batch, P, shape.llm.nEmbd], 0, 0.02), true);
+  return { kind: 'stand-in trainable prefix (mapper not available)', variables: [prefix], forward: () => prefix as unknown as tf.Tensor3D };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function report(benchmark: string, samples: number[], unit: string, higherIsBetter: boolean, params: Record<string, unknown>): void {
+  const value = median(samples);
+  console.log(`${benchmark}: ${value.toFixed(unit === 'ms' ? 1 : 2)} ${unit} (median of ${samples.length})`);
+  console.log(JSON.stringify({ benchmark, value, unit, higherIsBetter, samples, params }));
+}
+
+async function benchShape(shape: BenchShape, reps: number, backend: string): Promise<void> {
+  const rng = new Rng(0);
+  const model = createCausalLM(shape.llm, rng);
+  const lora = applyLora(model, { r: 8, alpha: 32, dropout: 0.1, targetModules: ['c_attn'] }, rng);
+  const source = await makePrefixSource(shape, rng);
+  const B = shape.batch;
+  const clapData = new Float32Array(B * shape.mapper.clapDim);
+  rng.fillNormal(clapData);
+  const clap = tf.tidy(() => {
+    const x = tf.tensor2d(clapData, [B, shape.mapper.clapDim]);
+    return tf.div(x, tf.norm(x, 'euclidean', 1, true)) as tf.Tensor2D;
+  });
+  const V = shape.llm.vocabSize;
+  const examples = Array.from({ length: B }, () => ({
+    instruction: Array.from({ length: shape.instructionTokens }, () => rng.int(V - 1)),
+    answer: Array.from({ length: shape.answerTokens }, () => rng.int(V - 1)),
+  }));
+  const batch = buildPrefixLmBatch(examples, shape.mapper.prefixLength, shape.llm.eosTokenId);
+  const opt = new AdamW([...source.variables, ...lora.variables()], { weightDecay: 0.01 });
+  const step = () => trainStep(() => prefixLmLoss(model, source.forward(clap), batch, { training: true, rng }), opt, { lr: 1e-4, maxGradNorm: 1 });
+  const params = {
+    backend,
+    prefixSource: source.kind,
+    llm: shape.llm,
+    mapper: shape.mapper,
+    lora: { r: 8, alpha: 32, dropout: 0.1, targetModules: ['c_attn'] },
+    batch: B,
+    prefixTokens: shape.mapper.prefixLength,
+    textTokens: shape.instructionTokens + shape.answerTokens + 1,
+  };
+  for (let i = 0; i < 2; i++) step();
+  const samples: number[] = [];
+  const tensorsBefore = tf.memory().numTensors;
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    step();
+    samples.push(performance.now() - t0);
+  }
+  if (tf.memory().numTensors !== tensorsBefore) console.error(`warning: ${tf.memory().numTensors - tensorsBefore} tensors leaked over ${reps} steps`);
+  report(`llm-lora/train-step-${shape.name}`, samples, 'ms', false, params);
+
+  // Generation: prefix 40 + 8 prompt tokens, 32 new tokens, greedy with the KV cache, no eos stop.
+  const P = shape.mapper.prefixLength;
+  const prefixData = new Float32Array(P * shape.llm.nEmbd);
+  rng.fillNormal(prefixData, 0, 0.02);
+  const newTokens = 32;
+  const gen = () => generate(model, { prefix: { data: prefixData, shape: [P, shape.llm.nEmbd] }, promptIds: examples[0].instruction }, { maxNewTokens: newTokens, eosId: -1 });
+  gen();
+  const rates: number[] = [];
+  for (let i = 0; i < Math.max(3, reps); i++) {
+    const t0 = performance.now();
+    const out = gen();
+    rates.push(out.ids.length / ((performance.now() - t0) / 1000));
+  }
+  report(`llm-lora/generate-greedy-${shape.name}`, rates, 'tokens/s', true, { backend, llm: shape.llm, prefixTokens: P, promptTokens: shape.instructionTokens, newTokens, lora: 'unmerged' });
+  opt.dispose();
+  tf.dispose([clap, ...source.variables]);
+  model.dispose();
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+  const reps = args.includes('--reps') ? Number(args[args.indexOf('--reps') + 1]) : 5;
+  const info = await selectBackend((process.env.MATS_BACKEND as 'wasm') ?? 'wasm');
+  for (const shape of SHAPES) if (!only || shape.name === only) await benchShape(shape, reps, info.selected);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
