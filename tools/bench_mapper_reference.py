@@ -4,11 +4,12 @@ paper-size TransformerMapper (1024 -> 40 x 768, clip 40, 8 layers, 8 heads, MLP 
 structure from tools/make_mapper_fixtures.py):
 - mapper/forward: rows per second for batches of 1 and 8 (L2 normalisation included, no grad);
 - mapper/train-step: batch 8, MSE to a fixed random target, backward, Adam lr 1e-4, zero_grad.
-Each with torch.set_num_threads(1) and with one thread per core (params.threads). JSON lines in the
+Each with torch.set_num_threads(1) and with torch's default thread count when that differs
+(params.threads; BENCH_THREADS=1,2 asks for more). JSON lines in the
 repository's benchmark format, names `reference/mapper/...`.
 
 Run: /usr/bin/python3 tools/bench_mapper_reference.py
-Env: BENCH_WARMUP (default 1), BENCH_REPEATS (default 3), BENCH_THREADS (e.g. "1,2").
+Env: BENCH_WARMUP (default 1), BENCH_REPEATS (default 3), BENCH_THREADS (e.g. "1,2"; default: 1 and torch's default).
 """
 import json
 import os
@@ -45,7 +46,7 @@ def report(name, unit, higher, samples, params):
 def main():
     warmup = int(os.environ.get('BENCH_WARMUP', '1'))
     repeats = int(os.environ.get('BENCH_REPEATS', '3'))
-    threads = [int(t) for t in os.environ.get('BENCH_THREADS', f'1,{os.cpu_count() or 1}').split(',') if t]
+    threads = [int(t) for t in os.environ.get('BENCH_THREADS', f'1,{DEFAULT_THREADS}').split(',') if t]
     for n in dict.fromkeys(threads):
         torch.set_num_threads(n)
         torch.manual_seed(0)

@@ -16,11 +16,14 @@ with the same shapes and the same work as the TypeScript benchmark (see /work/br
 - generation: batch 1, 40 random prefix vectors + 8 prompt tokens, 32 new tokens, greedy, KV cache.
 
 Every measurement runs with torch.set_num_threads(1) (what the single-threaded wasm backend is
-compared with) and again with one thread per core; params.threads says which. JSON lines in the
+compared with) and again with torch's default thread count when that differs (Debian's PyTorch 1.13
+on the 2-core development machine defaults to 1 thread, so there it runs once); BENCH_THREADS=1,2
+asks for more. params.threads says which, params.defaultThreads what torch's default was. JSON lines in the
 repository's benchmark format, names `reference/llm-lora/...`.
 
 Run: /usr/bin/python3 tools/bench_train_step_reference.py [--only world|gpt2-small]
-Env: BENCH_WARMUP (default 1), BENCH_REPEATS (default 3), BENCH_THREADS (e.g. "1" or "1,2").
+Env: BENCH_WARMUP (default 1), BENCH_REPEATS (default 3), BENCH_REPEATS_SLOW (repeats for gpt2-small,
+default BENCH_REPEATS), BENCH_THREADS (e.g. "1" or "1,2"; default: 1 and torch's default).
 """
 import argparse
 import json
@@ -203,14 +206,14 @@ def main():
     args = parser.parse_args()
     warmup = int(os.environ.get('BENCH_WARMUP', '1'))
     repeats = int(os.environ.get('BENCH_REPEATS', '3'))
-    cores = os.cpu_count() or 1
-    threads = [int(t) for t in os.environ.get('BENCH_THREADS', f'1,{cores}').split(',') if t]
+    repeats_slow = int(os.environ.get('BENCH_REPEATS_SLOW', str(repeats)))
+    threads = [int(t) for t in os.environ.get('BENCH_THREADS', f'1,{DEFAULT_THREADS}').split(',') if t]
     threads = list(dict.fromkeys(threads))
     for name, shape in SHAPES.items():
         if args.only and name != args.only:
             continue
         for n in threads:
-            bench_shape(name, shape, n, warmup, repeats)
+            bench_shape(name, shape, n, warmup, repeats_slow if name == 'gpt2-small' else repeats)
 
 
 if __name__ == '__main__':

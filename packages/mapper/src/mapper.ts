@@ -99,7 +99,11 @@ export class TransformerMapper {
       const queries = tf.tile(tf.expandDims(w.prefixConst, 0), [B, 1, 1]);
       // Activations stay 2-D [B*T, C] so every projection is one plain 2-D product.
       let h = tf.reshape(tf.concat([clip, queries], 1), [B * T, C]) as tf.Tensor2D;
-      for (const layer of w.layers) h = this.block(h, layer, B, T);
+      // One tidy per block frees what the backward pass does not need as soon as the block is done.
+      for (const layer of w.layers) {
+        const input = h;
+        h = tf.tidy(() => this.block(input, layer, B, T));
+      }
       const out = tf.slice(tf.reshape(h, [B, T, C]), [0, L, 0], [B, P, C]);
       if (!this.config.projection) return out as tf.Tensor3D;
       const projected = linear(tf.reshape(out, [B * P, C]), w.projection!, w.projectionBias!);

@@ -1,0 +1,43 @@
+/**
+ * How `nx run bench:perf` runs each script. Every `packages/<pkg>/bench/*.bench.ts` and every
+ * `tools/bench_*reference*.py` is found automatically; this table only tunes repetitions and time
+ * limits so that the whole suite stays near 10 minutes on a 2-core machine. A script not listed runs
+ * with its own defaults and DEFAULT_TIMEOUT_S.
+ */
+export interface ScriptSettings {
+  /** Extra command-line arguments. */
+  args?: string[];
+  /** Extra environment variables (the scripts' own knobs). */
+  env?: Record<string, string>;
+  /** Wall-clock limit in seconds; the script is killed and recorded as failed past it. */
+  timeoutS?: number;
+}
+
+export const DEFAULT_TIMEOUT_S = 300;
+
+export const SCRIPT_SETTINGS: Record<string, ScriptSettings> = {
+  'packages/bench/bench/metrics.bench.ts': { env: { BENCH_ITEMS: '2000' }, timeoutS: 120 },
+  'packages/clap/bench/clap.bench.ts': { env: { BENCH_REPS: '3' }, timeoutS: 180 },
+  'packages/datasets/bench/datasets.bench.ts': { timeoutS: 240 },
+  // ml-kmeans (the library baseline) takes minutes; the suite times our fast k-means.
+  'packages/santa/bench/santa.bench.ts': { env: { BENCH_REPEATS: '3', BENCH_IMPLEMENTATIONS: 'fast' }, timeoutS: 180 },
+  // Paper-size mapper: one warm-up, one timed training step (tens of seconds each).
+  'packages/mapper/bench/mapper.bench.ts': { env: { MATS_BENCH_REPS: '1' }, timeoutS: 300 },
+  // GPT-2-small training steps take minutes on wasm: one warm-up, one timed step.
+  'packages/llm-lora/bench/llm-lora.bench.ts': { args: ['--reps', '1', '--warmup', '1'], timeoutS: 600 },
+  'tools/bench_santa_reference.py': { env: { BENCH_REPEATS: '3' }, timeoutS: 180 },
+  'tools/bench_mapper_reference.py': { env: { BENCH_REPEATS: '1', BENCH_WARMUP: '1' }, timeoutS: 300 },
+  'tools/bench_train_step_reference.py': { env: { BENCH_REPEATS: '3', BENCH_REPEATS_SLOW: '1', BENCH_WARMUP: '1' }, timeoutS: 600 },
+};
+
+/**
+ * Our benchmark name -> the reference it is compared with, where the reference does the same work
+ * under another name (k-means: our implementations against scikit-learn's).
+ */
+export const REFERENCE_ALIASES: Record<string, string> = {
+  'santa/memory-build-fast': 'reference/santa/memory-build-sklearn',
+  'santa/memory-build-ml-kmeans': 'reference/santa/memory-build-sklearn',
+};
+
+/** The Python with PyTorch, numpy and scikit-learn (Debian's); plain `python3` may be another one. */
+export const PYTHON = process.env.MATS_PYTHON ?? '/usr/bin/python3';
