@@ -14,6 +14,12 @@ interface BenchShape {
   llm: Gpt2Config;
   mapper: { clapDim: number; width: number; prefixLength: number; clipLength: number; layers: number; heads: number; mlpRatio: number };
   batch: number;
+  /**
+   * Rows per micro-batch (gradient accumulation, same step as the full batch). GPT-2 small with
+   * batch 8 does not fit the 4 GB wasm heap in one pass (weights, their transposes and XNNPACK's
+   * packed copies take ~2 GB); two micro-batches of 4 do.
+   */
+  microBatchRows: number;
   instructionTokens: number;
   answerTokens: number;
 }
@@ -24,6 +30,7 @@ const SHAPES: BenchShape[] = [
     llm: makeConfig({ vocabSize: 512, nPositions: 256, nEmbd: 128, nLayer: 4, nHead: 4 }),
     mapper: { clapDim: 512, width: 128, prefixLength: 40, clipLength: 40, layers: 4, heads: 8, mlpRatio: 2 },
     batch: 8,
+    microBatchRows: 8,
     instructionTokens: 8,
     answerTokens: 23,
   },
@@ -32,6 +39,7 @@ const SHAPES: BenchShape[] = [
     llm: makeConfig({ vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12, eosTokenId: 50256 }),
     mapper: { clapDim: 1024, width: 768, prefixLength: 40, clipLength: 40, layers: 8, heads: 8, mlpRatio: 2 },
     batch: 8,
+    microBatchRows: 4,
     instructionTokens: 8,
     answerTokens: 23,
   },
@@ -55,7 +63,7 @@ async function makePrefixSource(shape: BenchShape, rng: Rng): Promise<PrefixSour
   }
   const { prefixLength: P } = shape.mapper;
   const prefix = tf.variable(tf.randomNormal([shape.batch, P, shape.llm.nEmbd], 0, 0.02), true);
-  return { kind: 'stand-in trainable prefix (mapper not available)', variables: [prefix], forward: () => prefix as unknown as tf.Tensor3D };
+  return { kind: 'stand-in trainable prefix (mapper not available)', variables: [prefix], forward: (clap) => tf.slice(prefix, [0, 0, 0], [clap.shape[0], -1, -1]) as tf.Tensor3D };
 }
 
 function median(xs: number[]): number {
@@ -87,9 +95,19 @@ async function benchShape(shape: BenchShape, reps: number, backend: string): Pro
     instruction: Array.from({ length: shape.instructionTokens }, () => rng.int(V - 1)),
     answer: Array.from({ length: shape.answerTokens }, () => rng.int(V - 1)),
   }));
-  const batch = buildPrefixLmBatch(examples, shape.mapper.prefixLength, shape.llm.eosTokenId);
+  const P = shape.mapper.prefixLength;
+  const denominator = buildPrefixLmBatch(examples, P, shape.llm.eosTokenId).lossTokens;
+  const micro = shape.microBatchRows;
+  const parts = Array.from({ length: Math.ceil(B / micro) }, (_, i) => ({
+    start: i * micro,
+    rows: Math.min(micro, B - i * micro),
+    batch: buildPrefixLmBatch(examples.slice(i * micro, (i + 1) * micro), P, shape.llm.eosTokenId),
+  }));
   const opt = new AdamW([...source.variables, ...lora.variables()], { weightDecay: 0.01 });
-  const step = () => trainStep(() => prefixLmLoss(model, source.forward(clap), batch, { training: true, rng }), opt, { lr: 1e-4, maxGradNorm: 1 });
+  const lossFns = parts.map((part) => () =>
+    prefixLmLoss(model, source.forward(tf.slice(clap, [part.start, 0], [part.rows, -1])), part.batch, { training: true, rng, denominator }),
+  );
+  const step = () => trainStep(lossFns, opt, { lr: 1e-4, maxGradNorm: 1 });
   const params = {
     backend,
     prefixSource: source.kind,
@@ -97,6 +115,7 @@ async function benchShape(shape: BenchShape, reps: number, backend: string): Pro
     mapper: shape.mapper,
     lora: { r: 8, alpha: 32, dropout: 0.1, targetModules: ['c_attn'] },
     batch: B,
+    microBatchRows: micro,
     prefixTokens: shape.mapper.prefixLength,
     textTokens: shape.instructionTokens + shape.answerTokens + 1,
   };
@@ -112,7 +131,6 @@ async function benchShape(shape: BenchShape, reps: number, backend: string): Pro
   report(`llm-lora/train-step-${shape.name}`, samples, 'ms', false, params);
 
   // Generation: prefix 40 + 8 prompt tokens, 32 new tokens, greedy with the KV cache, no eos stop.
-  const P = shape.mapper.prefixLength;
   const prefixData = new Float32Array(P * shape.llm.nEmbd);
   rng.fillNormal(prefixData, 0, 0.02);
   const newTokens = 32;

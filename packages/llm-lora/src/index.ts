@@ -1,5 +1,9 @@
 /** @mats/llm-lora: GPT-2 (Hugging Face layout) in tfjs, tokenizers, PEFT LoRA, prefix-LM loss, generation, training helpers. */
+import { fileURLToPath } from 'node:url';
+
 export const PACKAGE_NAME = '@mats/llm-lora';
+/** Folder of the committed tiny GPT-2 of the default synthetic world (pass to loadCausalLM). */
+export const TINY_WORLD_LM_DIR = fileURLToPath(new URL('../assets/tiny-gpt2-world/', import.meta.url));
 export { type Gpt2Config, makeConfig, configFromHf, configToHf } from './config.js';
 export {
   type TextTokenizer,
@@ -36,6 +40,8 @@ export {
   AdamW,
   learningRateAt,
   clipByGlobalNorm,
+  globalNorm,
+  clipCoefficient,
   trainStep,
 } from './train.js';
 export { embedTokensOneHot, languageModelLoss, padRows } from './pretrain.js';

@@ -61,11 +61,12 @@ export function buildPrefixLmBatch(examples: PrefixLmExample[], prefixLength: nu
  * Weighted mean cross-entropy of logits [N, V] against integer targets, with the gradient written
  * out as (softmax - onehot) * weight / sum(weights), so no gather sits on the gradient path.
  */
-export function weightedCrossEntropy(logits: tf.Tensor2D, targets: Int32Array, weights: Float32Array): tf.Scalar {
+export function weightedCrossEntropy(logits: tf.Tensor2D, targets: Int32Array, weights: Float32Array, denominator?: number): tf.Scalar {
   const [N, V] = logits.shape;
   if (targets.length !== N || weights.length !== N) throw new Error(`weightedCrossEntropy: ${N} rows of logits but ${targets.length} targets and ${weights.length} weights`);
   let total = 0;
   for (const w of weights) total += w;
+  if (denominator !== undefined) total = denominator;
   if (total <= 0) throw new Error('weightedCrossEntropy: no position carries loss weight');
   const targetT = tf.tensor1d(targets, 'int32');
   const flatIndex = tf.tensor1d(targets.map((t, i) => i * V + t), 'int32');
@@ -95,6 +96,12 @@ export function weightedCrossEntropy(logits: tf.Tensor2D, targets: Int32Array, w
 export interface LossOptions {
   training?: boolean;
   rng?: Rng;
+  /**
+   * Divide the summed loss by this many tokens instead of the batch's own count: with gradient
+   * accumulation over micro-batches, pass the whole batch's count so the sum of the micro-batch
+   * losses (and gradients) equals the full batch's.
+   */
+  denominator?: number;
 }
 
 /**
@@ -129,7 +136,7 @@ export function prefixLmLoss(model: CausalLM, prefix: tf.Tensor3D, batch: Prefix
     const rows = tf.reshape(h, [-1, C]) as tf.Tensor2D;
     const frozen = model.frozenHead();
     // Frozen head (MATS training): chunked fused head + loss, the [rows, vocab] logits never all exist.
-    if (frozen) return frozenHeadCrossEntropy(rows, frozen.headT, frozen.head, targets, weights);
-    return weightedCrossEntropy(model.lmHead(rows) as tf.Tensor2D, targets, weights);
+    if (frozen) return frozenHeadCrossEntropy(rows, frozen.headT, frozen.head, targets, weights, options.denominator);
+    return weightedCrossEntropy(model.lmHead(rows) as tf.Tensor2D, targets, weights, options.denominator);
   });
 }

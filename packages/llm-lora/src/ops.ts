@@ -176,11 +176,12 @@ export function loraLinear(
  * backward pass, dh = (softmax - onehot) * weight / sum(weights) @ W^T. A target probability that
  * underflows to 0 in float32 contributes 87.3 nats (-ln of the smallest normal float).
  */
-export function frozenHeadCrossEntropy(h: tf.Tensor2D, headT: tf.Tensor2D, head: tf.Tensor2D, targets: Int32Array, weights: Float32Array, chunkRows = 64): tf.Scalar {
+export function frozenHeadCrossEntropy(h: tf.Tensor2D, headT: tf.Tensor2D, head: tf.Tensor2D, targets: Int32Array, weights: Float32Array, denominator?: number, chunkRows = 64): tf.Scalar {
   const [N] = h.shape;
   const V = headT.shape[1];
   let total = 0;
   for (const w of weights) total += w;
+  if (denominator !== undefined) total = denominator;
   if (total <= 0) throw new Error('frozenHeadCrossEntropy: no position carries loss weight');
   const starts: number[] = [];
   for (let s = 0; s < N; s += chunkRows) starts.push(s);

@@ -144,6 +144,37 @@ describe('training mapper stand-in + LoRA on a frozen LLM', () => {
     resumed.forEach((a, i) => expect(Array.from(a)).toEqual(Array.from(straight[i])));
   });
 
+  it('gradient accumulation over micro-batches (denominator = whole batch) equals the full-batch step', () => {
+    const run = (micro: boolean) => {
+      const model = loadCausalLM(join(fixtures, 'gpt2-tiny'));
+      const lora = applyLora(model, { dropout: 0 }, new Rng(9));
+      const prefix = tf.variable(tf.randomNormal([2, 3, 32], 0, 0.5, 'float32', 4), true);
+      const opt = new AdamW([prefix, ...lora.variables()]);
+      const eos = model.config.eosTokenId;
+      const full = buildPrefixLmBatch(ref.examples, 3, eos, 0);
+      let r;
+      if (!micro) {
+        r = trainStep(() => prefixLmLoss(model, prefix, full), opt, { lr: 1e-2, maxGradNorm: 1 });
+      } else {
+        const fns = [0, 1].map((i) => () => {
+          const part = buildPrefixLmBatch([ref.examples[i]], 3, eos, 0);
+          return prefixLmLoss(model, tf.slice(prefix, [i, 0, 0], [1, 3, 32]), part, { denominator: full.lossTokens });
+        });
+        r = trainStep(fns, opt, { lr: 1e-2, maxGradNorm: 1 });
+      }
+      const out = { loss: r.loss, norm: r.gradNorm, values: [prefix.dataSync().slice(), ...lora.variables().map((v) => v.dataSync().slice())] };
+      opt.dispose();
+      prefix.dispose();
+      model.dispose();
+      return out;
+    };
+    const a = run(false);
+    const b = run(true);
+    expect(b.loss).toBeCloseTo(a.loss, 5);
+    expect(b.norm).toBeCloseTo(a.norm, 4);
+    a.values.forEach((v, i) => v.forEach((x, j) => expect(Math.abs(x - b.values[i][j])).toBeLessThan(1e-5)));
+  });
+
   it('full-parameter pretraining (one-hot embeddings, no gather gradient) learns a tiny corpus', () => {
     const config = makeConfig({ vocabSize: 12, nEmbd: 16, nLayer: 1, nHead: 2, nPositions: 16, eosTokenId: 0 });
     const model = createCausalLM(config, new Rng(2), null, true);

@@ -22,6 +22,10 @@ export interface AdamWState {
 
 /**
  * torch.optim.AdamW: p <- p * (1 - lr * wd); m, v updated; p <- p - lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps).
+ * The moments live in JS typed arrays, not in the tfjs heap: the wasm heap is capped at 4 GB, and
+ * two extra copies of a paper-size mapper (69 M parameters) do not fit next to GPT-2. The update is
+ * one fused loop per variable (float64 arithmetic, float32 storage, like torch's fused kernels
+ * compute in registers).
  */
 export class AdamW {
   readonly beta1: number;
@@ -29,53 +33,51 @@ export class AdamW {
   readonly eps: number;
   readonly weightDecay: number;
   private stepCount = 0;
-  private m: tf.Variable[];
-  private v: tf.Variable[];
+  private m: Float32Array[];
+  private v: Float32Array[];
 
   constructor(readonly variables: tf.Variable[], options: AdamWOptions = {}) {
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.eps = options.eps ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0.01;
-    this.m = variables.map((x) => tf.variable(tf.zerosLike(x), false));
-    this.v = variables.map((x) => tf.variable(tf.zerosLike(x), false));
+    this.m = variables.map((x) => new Float32Array(x.size));
+    this.v = variables.map((x) => new Float32Array(x.size));
   }
 
   get step(): number {
     return this.stepCount;
   }
 
-  /** One update with gradients aligned to `variables`. */
-  update(grads: tf.Tensor[], lr: number): void {
+  /** One update with gradients aligned to `variables`, each multiplied by `gradScale` (clipping). */
+  update(grads: tf.Tensor[], lr: number, gradScale = 1): void {
     if (grads.length !== this.variables.length) throw new Error(`AdamW: ${grads.length} gradients for ${this.variables.length} variables`);
     this.stepCount++;
     const t = this.stepCount;
-    const bc1 = 1 - this.beta1 ** t;
-    const bc2 = 1 - this.beta2 ** t;
-    const stepSize = lr / bc1;
-    const sqrtBc2 = Math.sqrt(bc2);
+    const { beta1: b1, beta2: b2, eps } = this;
+    const stepSize = lr / (1 - b1 ** t);
+    const sqrtBc2 = Math.sqrt(1 - b2 ** t);
     const decay = 1 - lr * this.weightDecay;
-    // One tidy per variable, so the temporaries of a large tensor are freed before the next one.
     this.variables.forEach((p, i) => {
-      tf.tidy(() => {
-        const g = grads[i];
-        const m = tf.add(tf.mul(this.m[i], this.beta1), tf.mul(g, 1 - this.beta1));
-        const v = tf.add(tf.mul(this.v[i], this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
-        const denom = tf.add(tf.div(tf.sqrt(v), sqrtBc2), this.eps);
-        const decayed = decay === 1 ? p : tf.mul(p, decay);
-        p.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), stepSize)));
-        this.m[i].assign(m);
-        this.v[i].assign(v);
-      });
+      const g = grads[i].dataSync() as Float32Array;
+      const w = new Float32Array(p.dataSync() as Float32Array);
+      const m = this.m[i];
+      const v = this.v[i];
+      if (g.length !== w.length) throw new Error(`AdamW: gradient ${i} has ${g.length} values, variable "${p.name}" has ${w.length}`);
+      for (let j = 0; j < w.length; j++) {
+        const gj = g[j] * gradScale;
+        const mj = (m[j] = b1 * m[j] + (1 - b1) * gj);
+        const vj = (v[j] = b2 * v[j] + (1 - b2) * gj * gj);
+        w[j] = w[j] * decay - (stepSize * mj) / (Math.sqrt(vj) / sqrtBc2 + eps);
+      }
+      const next = tf.tensor(w, p.shape, 'float32');
+      p.assign(next);
+      next.dispose();
     });
   }
 
   async getState(): Promise<AdamWState> {
-    return {
-      step: this.stepCount,
-      m: await Promise.all(this.m.map(async (x) => new Float32Array((await x.data()) as Float32Array))),
-      v: await Promise.all(this.v.map(async (x) => new Float32Array((await x.data()) as Float32Array))),
-    };
+    return { step: this.stepCount, m: this.m.map((x) => x.slice()), v: this.v.map((x) => x.slice()) };
   }
 
   setState(state: AdamWState): void {
@@ -84,15 +86,14 @@ export class AdamW {
     }
     this.variables.forEach((p, i) => {
       if (state.m[i].length !== p.size || state.v[i].length !== p.size) throw new Error(`AdamW.setState: moment ${i} has ${state.m[i].length} values, variable "${p.name}" has ${p.size}`);
-      this.m[i].assign(tf.tensor(state.m[i], p.shape));
-      this.v[i].assign(tf.tensor(state.v[i], p.shape));
     });
+    this.m = state.m.map((x) => Float32Array.from(x));
+    this.v = state.v.map((x) => Float32Array.from(x));
     this.stepCount = state.step;
   }
 
-  dispose(): void {
-    tf.dispose([...this.m, ...this.v]);
-  }
+  /** Nothing lives in the tfjs heap; kept for symmetry with other optimizers. */
+  dispose(): void {}
 }
 
 export interface ScheduleOptions {
@@ -120,11 +121,22 @@ export function learningRateAt(step: number, s: ScheduleOptions): number {
  * Returns the clipped gradients (new tensors) and the total norm before clipping.
  */
 export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: number } {
+  const norm = globalNorm(grads);
+  const coef = clipCoefficient(norm, maxNorm);
+  return { grads: grads.map((g) => (coef < 1 ? tf.mul(g, coef) : tf.clone(g))), norm };
+}
+
+/** The L2 norm of all gradients together. */
+export function globalNorm(grads: tf.Tensor[]): number {
   const normT = tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))));
   const norm = normT.dataSync()[0];
   normT.dispose();
-  const coef = Math.min(1, maxNorm / (norm + 1e-6));
-  return { grads: grads.map((g) => (coef < 1 ? tf.mul(g, coef) : tf.clone(g))), norm };
+  return norm;
+}
+
+/** clip_grad_norm_'s factor: min(1, maxNorm / (norm + 1e-6)). */
+export function clipCoefficient(norm: number, maxNorm: number): number {
+  return Math.min(1, maxNorm / (norm + 1e-6));
 }
 
 export interface TrainStepOptions {
@@ -140,25 +152,41 @@ export interface TrainStepResult {
 
 /**
  * One optimisation step: gradients of `lossFn` for the optimizer's variables only (everything else
- * stays frozen and bit-identical), optional clipping, AdamW update.
+ * stays frozen and bit-identical), optional clipping, AdamW update. An array of loss functions is
+ * gradient accumulation: their gradients (and losses) are summed before the update, so
+ * micro-batches whose losses are normalised by the whole batch's token count (LossOptions
+ * .denominator) give the full batch's step with a fraction of the activation memory.
  */
-export function trainStep(lossFn: () => tf.Scalar, optimizer: AdamW, options: TrainStepOptions): TrainStepResult {
-  const { value, grads } = tf.variableGrads(lossFn, optimizer.variables);
-  const ordered = optimizer.variables.map((v) => {
-    const g = grads[v.name];
-    if (!g) throw new Error(`trainStep: no gradient for trainable variable "${v.name}" (is it used by the loss?)`);
-    return g;
-  });
-  let gradNorm = NaN;
-  let used = ordered;
-  if (options.maxGradNorm !== undefined) {
-    const clipped = clipByGlobalNorm(ordered, options.maxGradNorm);
-    used = clipped.grads;
-    gradNorm = clipped.norm;
+export function trainStep(lossFn: (() => tf.Scalar) | (() => tf.Scalar)[], optimizer: AdamW, options: TrainStepOptions): TrainStepResult {
+  const fns = Array.isArray(lossFn) ? lossFn : [lossFn];
+  if (fns.length === 0) throw new Error('trainStep: no loss function');
+  let summed: tf.Tensor[] | null = null;
+  let loss = 0;
+  for (const fn of fns) {
+    const { value, grads } = tf.variableGrads(fn, optimizer.variables);
+    const ordered = optimizer.variables.map((v) => {
+      const g = grads[v.name];
+      if (!g) throw new Error(`trainStep: no gradient for trainable variable "${v.name}" (is it used by the loss?)`);
+      return g;
+    });
+    loss += value.dataSync()[0];
+    value.dispose();
+    if (!summed) {
+      summed = ordered;
+    } else {
+      const next: tf.Tensor[] = summed.map((s, i) => tf.add(s, ordered[i]));
+      tf.dispose([...summed, ...ordered]);
+      summed = next;
+    }
   }
-  optimizer.update(used, options.lr);
-  const loss = value.dataSync()[0];
-  tf.dispose([value, ...ordered]);
-  if (used !== ordered) tf.dispose(used);
+  let gradNorm = NaN;
+  let scale = 1;
+  if (options.maxGradNorm !== undefined) {
+    gradNorm = globalNorm(summed!);
+    scale = clipCoefficient(gradNorm, options.maxGradNorm);
+  }
+  // The clip factor is applied inside the update loop: no scaled copy of the gradients.
+  optimizer.update(summed!, options.lr, scale);
+  tf.dispose(summed!);
   return { loss, gradNorm };
 }
