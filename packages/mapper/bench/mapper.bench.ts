@@ -56,9 +56,9 @@ for (const batch of [1, 8]) {
   const step = async () => {
     const { value, grads } = tf.variableGrads(() => tf.losses.meanSquaredError(target, mapper.apply(x)) as tf.Scalar, vars);
     t++;
-    const lr = 1e-4;
-    const bc1 = 1 - 0.9 ** t;
-    const bc2 = 1 - 0.999 ** t;
+    // torch.optim.Adam's update, with the bias corrections folded into two constants.
+    const stepSize = 1e-4 / (1 - 0.9 ** t);
+    const sqrtBc2 = Math.sqrt(1 - 0.999 ** t);
     vars.forEach((v, i) => {
       const g = grads[v.name].dataSync() as Float32Array;
       grads[v.name].dispose();
@@ -68,7 +68,7 @@ for (const batch of [1, 8]) {
       for (let k = 0; k < p.length; k++) {
         mi[k] = 0.9 * mi[k] + 0.1 * g[k];
         si[k] = 0.999 * si[k] + 0.001 * g[k] * g[k];
-        p[k] -= (lr * mi[k]) / bc1 / (Math.sqrt(si[k] / bc2) + 1e-8);
+        p[k] -= (stepSize * mi[k]) / (Math.sqrt(si[k]) / sqrtBc2 + 1e-8);
       }
       tf.tidy(() => v.assign(tf.tensor(p, v.shape)));
     });

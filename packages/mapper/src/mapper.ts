@@ -100,23 +100,30 @@ export class TransformerMapper {
       // Activations stay 2-D [B*T, C] so every projection is one plain 2-D product.
       let h = tf.reshape(tf.concat([clip, queries], 1), [B * T, C]) as tf.Tensor2D;
       // One tidy per block frees what the backward pass does not need as soon as the block is done.
-      for (const layer of w.layers) {
+      // Only the last P positions are returned, so the last block computes its queries, attention
+      // output and MLP for those rows only (keys and values still come from every position).
+      w.layers.forEach((layer, i) => {
         const input = h;
-        h = tf.tidy(() => this.block(input, layer, B, T));
-      }
-      const out = tf.slice(tf.reshape(h, [B, T, C]), [0, L, 0], [B, P, C]);
+        h = tf.tidy(() => this.block(input, layer, B, i === w.layers.length - 1 ? L : 0));
+      });
+      const out = tf.reshape(h, [B, P, C]);
       if (!this.config.projection) return out as tf.Tensor3D;
       const projected = linear(tf.reshape(out, [B * P, C]), w.projection!, w.projectionBias!);
       return tf.reshape(projected, [B, P, outDim]) as tf.Tensor3D;
     });
   }
 
-  /** One pre-LayerNorm block: x + attn(norm1(x)), then x + mlp(norm2(x)). */
-  private block(x: tf.Tensor2D, w: LayerWeights<tf.Variable>, B: number, T: number): tf.Tensor2D {
-    const H = this.config.heads;
+  /**
+   * One pre-LayerNorm block, x + attn(norm1(x)) then x + mlp(norm2(x)), on x [B*T, C]. With
+   * `skip` > 0 the output keeps only positions skip..T-1 of each row ([B*(T-skip), C]).
+   */
+  private block(x: tf.Tensor2D, w: LayerWeights<tf.Variable>, B: number, skip: number): tf.Tensor2D {
+    const { width: C, heads: H } = this.config;
+    const T = x.shape[0] / B;
+    const suffix = (t: tf.Tensor2D) => (skip === 0 ? t : (tf.reshape(tf.slice(tf.reshape(t, [B, T, C]), [0, skip, 0], [B, T - skip, C]), [B * (T - skip), C]) as tf.Tensor2D));
     const normed = layerNorm(x, w.norm1Gamma, w.norm1Beta, LAYER_NORM_EPS);
-    const context = multiHeadAttention(matMul2d(normed, w.query), matMul2d(normed, w.key), matMul2d(normed, w.value), B, T, H);
-    const attended = residualAdd(x, linear(context, w.project, w.projectBias));
+    const context = multiHeadAttention(matMul2d(suffix(normed), w.query), matMul2d(normed, w.key), matMul2d(normed, w.value), B, H);
+    const attended = residualAdd(suffix(x), linear(context, w.project, w.projectBias));
     const hidden = linearRelu(layerNorm(attended, w.norm2Gamma, w.norm2Beta, LAYER_NORM_EPS), w.fc1, w.fc1Bias);
     return residualAdd(attended, linear(hidden, w.fc2, w.fc2Bias));
   }
@@ -227,7 +234,7 @@ export function createMapper(options: MapperOptions = {}, rng: Rng = new Rng(0))
   };
   const fill = (n: number, value: number): HostTensor => ({ shape: [n], data: new Float32Array(n).fill(value) });
   const weights: MapperWeights<HostTensor> = {
-    linear: uniform([clapDim, clipLength * c], clapDim),
+    linear: uniform([clipLength * c, clapDim], clapDim),
     linearBias: uniform([clipLength * c], clapDim),
     prefixConst: { shape: [prefixLength, c], data: rng.fillNormal(new Float32Array(prefixLength * c)) as Float32Array },
     layers: [],

@@ -49,16 +49,18 @@ export const linearRelu = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
 
 /**
- * x . w + b where x is data, not a function of anything trained: gradients go to w and b only.
- * Skips dx = dy . w^T, which for the mapper's input layer (w is 1024 x 30720 at paper size) would
- * cost a transpose of the largest weight on every step.
+ * x . w^T + b for w in PyTorch's [out, in] layout, where x is data, not a function of anything
+ * trained: gradients go to w and b only (dx = dy . w would cost a pass over the largest weight).
+ * The product is computed as (w . x^T)^T so that w is the kernel's left operand: the wasm matMul
+ * packs (and caches, per tensor) its right operand, which here is the small x^T, so the large w is
+ * never copied, and its gradient dy^T . x comes out directly in w's layout.
  */
 export function linearConstantInput(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
   const f = tf.customGrad(((ws: tf.Tensor2D, bs: tf.Tensor1D, save: (t: tf.Tensor[]) => void) => {
     save([x]);
     return {
-      value: tf.fused.matMul({ a: x, b: ws, bias: bs }),
-      gradFunc: (dy: tf.Tensor2D, [xs]: tf.Tensor[]) => [tf.matMul(tf.transpose(xs), dy), tf.sum(dy, 0)],
+      value: tf.add(tf.transpose(tf.matMul(ws, tf.transpose(x))), bs),
+      gradFunc: (dy: tf.Tensor2D, [xs]: tf.Tensor[]) => [tf.matMul(tf.transpose(dy), xs), tf.sum(dy, 0)],
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return (f as unknown as (w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D)(w, b);
@@ -95,36 +97,42 @@ export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, eps
 
 /**
  * Multi-head softmax attention of msclap's MultiHeadAttention, from the projected queries, keys and
- * values ([batch * seq, width] each, heads side by side in the columns) to the merged context
- * [batch * seq, width], before the output projection. Keeps q, k^T, v and the attention weights
- * for a hand-written backward pass in which every product is flag-free.
+ * values (heads side by side in the columns: queries [batch * queryLength, width], keys and values
+ * [batch * keyLength, width]) to the merged context [batch * queryLength, width], before the output
+ * projection. Queries may cover only the last positions of the sequence (the mapper's last block
+ * needs only the prefix positions). Keeps q, k^T, v and the attention weights for a hand-written
+ * backward pass in which every product is flag-free.
  */
-export function multiHeadAttention(q2: tf.Tensor2D, k2: tf.Tensor2D, v2: tf.Tensor2D, batch: number, seq: number, heads: number): tf.Tensor2D {
+export function multiHeadAttention(q2: tf.Tensor2D, k2: tf.Tensor2D, v2: tf.Tensor2D, batch: number, heads: number): tf.Tensor2D {
   const B = batch;
-  const T = seq;
   const H = heads;
   const C = q2.shape[1];
   const D = C / H;
+  const Tq = q2.shape[0] / B;
+  const Tk = k2.shape[0] / B;
   const scale = 1 / Math.sqrt(D);
-  const toHeads = (t: tf.Tensor, perm: number[], shape: [number, number, number]) => tf.reshape(tf.transpose(tf.reshape(t, [B, T, H, D]), perm), shape) as tf.Tensor3D;
-  const fromHeads = (t: tf.Tensor, shape: number[], perm: number[]) => tf.reshape(tf.transpose(tf.reshape(t, shape), perm), [B * T, C]) as tf.Tensor2D;
+  // [B*T, C] -> [B*H, T, D], or keys straight to [B*H, D, T]; rank-4 transposes are cheap on wasm.
+  const toHeads = (t: tf.Tensor, T: number, transposed: boolean) =>
+    tf.reshape(tf.transpose(tf.reshape(t, [B, T, H, D]), transposed ? [0, 2, 3, 1] : [0, 2, 1, 3]), transposed ? [B * H, D, T] : [B * H, T, D]) as tf.Tensor3D;
+  const fromHeads = (t: tf.Tensor, T: number, transposed: boolean) =>
+    tf.reshape(tf.transpose(tf.reshape(t, transposed ? [B, H, D, T] : [B, H, T, D]), transposed ? [0, 3, 1, 2] : [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D;
   const f = tf.customGrad(((qs: tf.Tensor2D, ks: tf.Tensor2D, vs: tf.Tensor2D, save: (t: tf.Tensor[]) => void) => {
-    const q = toHeads(qs, [0, 2, 1, 3], [B * H, T, D]);
-    const kT = toHeads(ks, [0, 2, 3, 1], [B * H, D, T]);
-    const v = toHeads(vs, [0, 2, 1, 3], [B * H, T, D]);
+    const q = toHeads(qs, Tq, false);
+    const kT = toHeads(ks, Tk, true);
+    const v = toHeads(vs, Tk, false);
     const probs = tf.softmax(tf.mul(tf.matMul(q, kT), scale)) as tf.Tensor3D;
     save([q, kT, v, probs]);
     return {
-      value: fromHeads(tf.matMul(probs, v), [B, H, T, D], [0, 2, 1, 3]),
+      value: fromHeads(tf.matMul(probs, v), Tq, false),
       gradFunc: (dy: tf.Tensor2D, [qh, kTh, vh, p]: tf.Tensor[]) => {
-        const dContext = toHeads(dy, [0, 2, 1, 3], [B * H, T, D]);
+        const dContext = toHeads(dy, Tq, false);
         const dProbs = tf.matMul(dContext, tf.transpose(vh, [0, 2, 1]) as tf.Tensor3D);
         const dV = tf.matMul(tf.transpose(p, [0, 2, 1]) as tf.Tensor3D, dContext);
         // softmax backward, then the scale.
         const dScores = tf.mul(tf.mul(p, tf.sub(dProbs, tf.sum(tf.mul(dProbs, p), -1, true))), scale) as tf.Tensor3D;
         const dQ = tf.matMul(dScores, tf.transpose(kTh, [0, 2, 1]) as tf.Tensor3D);
         const dKT = tf.matMul(tf.transpose(qh, [0, 2, 1]) as tf.Tensor3D, dScores);
-        return [fromHeads(dQ, [B, H, T, D], [0, 2, 1, 3]), fromHeads(dKT, [B, H, D, T], [0, 3, 1, 2]), fromHeads(dV, [B, H, T, D], [0, 2, 1, 3])];
+        return [fromHeads(dQ, Tq, false), fromHeads(dKT, Tk, true), fromHeads(dV, Tk, false)];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);

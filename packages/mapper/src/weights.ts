@@ -27,7 +27,11 @@ export interface LayerWeights<T> {
 }
 
 export interface MapperWeights<T> {
-  /** [clapDim, clipLength * width]. */
+  /**
+   * [clipLength * width, clapDim]: PyTorch's [out, in], unlike the other matrices. It multiplies as
+   * the left operand (see linearConstantInput), so the wasm kernel never packs or caches a copy of
+   * this largest weight (126 MB at paper size) and never repacks it after an optimiser step.
+   */
   linear: T;
   linearBias: T;
   /** [prefixLength, width]. */
@@ -112,7 +116,7 @@ export function fromPytorch(config: MapperConfig, get: (name: string) => Float32
     });
   }
   const weights: MapperWeights<HostTensor> = {
-    linear: linearIn(get('linear.weight'), clipLength * c, clapDim),
+    linear: { shape: [clipLength * c, clapDim], data: get('linear.weight') },
     linearBias: vec(get('linear.bias')),
     prefixConst: { shape: [prefixLength, c], data: get('prefix_const') },
     layers,
@@ -126,7 +130,7 @@ export function fromPytorch(config: MapperConfig, get: (name: string) => Float32
 
 /** The inverse of fromPytorch: PyTorch names (projection tensors as `weight`/`bias`) and layout. */
 export function toPytorch(config: MapperConfig, w: MapperWeights<Float32Array>): Map<string, Float32Array> {
-  const { width: c, hidden, clapDim, clipLength } = config;
+  const { width: c, hidden } = config;
   const out = new Map<string, Float32Array>();
   out.set('prefix_const', w.prefixConst);
   w.layers.forEach((layer, i) => {
@@ -147,7 +151,7 @@ export function toPytorch(config: MapperConfig, w: MapperWeights<Float32Array>):
     out.set(`${p}mlp.fc2.weight`, transpose2d(layer.fc2, hidden, c));
     out.set(`${p}mlp.fc2.bias`, layer.fc2Bias);
   });
-  out.set('linear.weight', transpose2d(w.linear, clapDim, clipLength * c));
+  out.set('linear.weight', w.linear);
   out.set('linear.bias', w.linearBias);
   if (config.projection) {
     out.set('weight', transpose2d(w.projection as Float32Array, c, config.outDim));
