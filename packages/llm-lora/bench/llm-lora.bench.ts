@@ -2,7 +2,8 @@
  * Training-step time (mapper + LoRA on a frozen GPT-2) and greedy generation speed, for the tiny
  * world shape and the GPT-2-small shape (random weights). Run:
  *   npx tsx packages/llm-lora/bench/llm-lora.bench.ts [--only world|gpt2-small] [--reps N]
- * Prints one human line and one JSON line per measurement (value = median).
+ * Prints one human line and one JSON line per measurement (value = median). GPT-2 small trains a
+ * stand-in prefix tensor instead of the mapper (both do not fit the 4 GB wasm heap together).
  * The PyTorch reference with the same shapes is tools/bench_train_step_reference.py.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -20,6 +21,12 @@ interface BenchShape {
    * packed copies take ~2 GB); two micro-batches of 4 do.
    */
   microBatchRows: number;
+  /**
+   * 'mapper': @mats/mapper's TransformerMapper produces the prefix (the MATS step). 'stand-in': a
+   * trainable [batch, 40, C] tensor instead: the paper-size mapper (69 M parameters) next to GPT-2
+   * small does not fit the 4 GB wasm heap (measured: out of memory even with micro-batches of 2).
+   */
+  prefixSource: 'mapper' | 'stand-in';
   instructionTokens: number;
   answerTokens: number;
 }
@@ -31,6 +38,7 @@ const SHAPES: BenchShape[] = [
     mapper: { clapDim: 512, width: 128, prefixLength: 40, clipLength: 40, layers: 4, heads: 8, mlpRatio: 2 },
     batch: 8,
     microBatchRows: 8,
+    prefixSource: 'mapper',
     instructionTokens: 8,
     answerTokens: 23,
   },
@@ -40,6 +48,7 @@ const SHAPES: BenchShape[] = [
     mapper: { clapDim: 1024, width: 768, prefixLength: 40, clipLength: 40, layers: 8, heads: 8, mlpRatio: 2 },
     batch: 8,
     microBatchRows: 4,
+    prefixSource: 'stand-in',
     instructionTokens: 8,
     answerTokens: 23,
   },
@@ -54,7 +63,7 @@ interface PrefixSource {
 
 /** @mats/mapper when it is built and has a training forward; otherwise a trainable stand-in prefix. */
 async function makePrefixSource(shape: BenchShape, rng: Rng): Promise<PrefixSource> {
-  try {
+  if (shape.prefixSource === 'mapper') try {
     const mod: any = await import('@mats/mapper');
     const mapper = mod.createMapper({ ...shape.mapper }, rng);
     return { kind: '@mats/mapper', variables: mapper.trainableVariables, forward: (clap) => mapper.apply(clap) };
@@ -63,7 +72,7 @@ async function makePrefixSource(shape: BenchShape, rng: Rng): Promise<PrefixSour
   }
   const { prefixLength: P } = shape.mapper;
   const prefix = tf.variable(tf.randomNormal([shape.batch, P, shape.llm.nEmbd], 0, 0.02), true);
-  return { kind: 'stand-in trainable prefix (mapper not available)', variables: [prefix], forward: (clap) => tf.slice(prefix, [0, 0, 0], [clap.shape[0], -1, -1]) as tf.Tensor3D };
+  return { kind: shape.prefixSource === 'mapper' ? 'stand-in trainable prefix (mapper not available)' : 'stand-in trainable prefix (mapper + GPT-2 small exceed the 4 GB wasm heap)', variables: [prefix], forward: (clap) => tf.slice(prefix, [0, 0, 0], [clap.shape[0], -1, -1]) as tf.Tensor3D };
 }
 
 function median(xs: number[]): number {
@@ -97,7 +106,7 @@ async function benchShape(shape: BenchShape, reps: number, backend: string): Pro
   }));
   const P = shape.mapper.prefixLength;
   const denominator = buildPrefixLmBatch(examples, P, shape.llm.eosTokenId).lossTokens;
-  const micro = shape.microBatchRows;
+  const micro = Number(process.env.MICRO_BATCH_ROWS ?? shape.microBatchRows);
   const parts = Array.from({ length: Math.ceil(B / micro) }, (_, i) => ({
     start: i * micro,
     rows: Math.min(micro, B - i * micro),
@@ -119,7 +128,15 @@ async function benchShape(shape: BenchShape, reps: number, backend: string): Pro
     prefixTokens: shape.mapper.prefixLength,
     textTokens: shape.instructionTokens + shape.answerTokens + 1,
   };
-  for (let i = 0; i < 2; i++) step();
+  const heapMb = () => {
+    const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm;
+    return wasm ? Math.round(wasm.HEAPU8.length / 1e6) : NaN;
+  };
+  for (let i = 0; i < 2; i++) {
+    const t0 = performance.now();
+    step();
+    console.error(`warm-up step ${i + 1}: ${(performance.now() - t0).toFixed(0)} ms, wasm heap ${heapMb()} MB`);
+  }
   const samples: number[] = [];
   const tensorsBefore = tf.memory().numTensors;
   for (let i = 0; i < reps; i++) {
