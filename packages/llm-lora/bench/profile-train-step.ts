@@ -45,6 +45,18 @@ async function main(): Promise<void> {
   for (const [name, e] of [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) {
     console.log(`${name.padEnd(20)} ${String(e.calls).padStart(4)} calls ${e.ms.toFixed(1).padStart(9)} ms  ${[...e.shapes].join(' ')}`);
   }
+  // Matmuls by operand shapes: which products the time goes to.
+  const byShape = new Map<string, { calls: number; ms: number }>();
+  for (const k of profile.kernels) {
+    if (k.name !== 'BatchMatMul' && k.name !== '_FusedMatMul') continue;
+    const key = `${k.name} ${JSON.stringify(k.inputShapes.slice(0, 2))}`;
+    const entry = byShape.get(key) ?? { calls: 0, ms: 0 };
+    entry.calls++;
+    entry.ms += k.kernelTimeMs as number;
+    byShape.set(key, entry);
+  }
+  console.log('matmuls by operand shapes:');
+  for (const [key, e] of [...byShape.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) console.log(`  ${e.ms.toFixed(1).padStart(9)} ms ${String(e.calls).padStart(4)} calls  ${key}`);
 }
 
 main().catch((err) => {
