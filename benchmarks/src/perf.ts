@@ -4,7 +4,7 @@
  * one script at a time, collects their JSON lines, pairs each of our measurements with its
  * reference, and writes `bench-results/perf.json` and `bench-results/perf.md`.
  *
- * Options: --only <text> (scripts whose path contains it), --no-reference, --out <dir>.
+ * Options: --only <text>[,<text>...] (scripts whose path contains one of them), --no-reference, --out <dir>.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -91,7 +91,8 @@ async function main(): Promise<void> {
   const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
   const outDir = resolve(ROOT, argv.includes('--out') ? argv[argv.indexOf('--out') + 1] : 'bench-results');
   const { bench, reference } = findScripts();
-  const selected = (list: string[]) => (only ? list.filter((s) => s.includes(only)) : list);
+  const patterns = only?.split(',').filter(Boolean);
+  const selected = (list: string[]) => (patterns ? list.filter((s) => patterns.some((p) => s.includes(p))) : list);
   const problem = argv.includes('--no-reference') ? 'skipped (--no-reference)' : pythonProblem();
 
   const started = new Date();

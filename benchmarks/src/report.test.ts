@@ -76,6 +76,26 @@ describe('ratios', () => {
     expect(md).toContain('| clap/log-mel |  | 50.00 | - | - | - | - | x realtime | higher | 1 |');
   });
 
+  it('a training step with a stand-in prefix pairs only with the stand-in reference', () => {
+    const m = parseMeasurements(
+      [
+        line('llm-lora/train-step-gpt2-small', 30000, 'ms', false, { batch: 8, prefixSource: 'stand-in trainable prefix (mapper + GPT-2 small exceed the 4 GB wasm heap)' }),
+        line('llm-lora/train-step-world', 1600, 'ms', false, { batch: 8, prefixSource: '@mats/mapper' }),
+        line('reference/llm-lora/train-step-gpt2-small', 25000, 'ms', false, { batch: 8, threads: 1, prefixSource: 'mapper' }),
+        line('reference/llm-lora/train-step-gpt2-small', 10000, 'ms', false, { batch: 8, threads: 1, prefixSource: 'stand-in' }),
+        line('reference/llm-lora/train-step-world', 400, 'ms', false, { batch: 8, threads: 1, prefixSource: 'mapper' }),
+      ].join('\n'),
+      'x',
+    );
+    const results = pairResults(m);
+    expect(results.map((r) => [r.benchmark, r.value, r.reference?.value, r.ratio])).toEqual([
+      ['llm-lora/train-step-gpt2-small', 30000, 10000, 3],
+      ['llm-lora/train-step-world', 1600, 400, 4],
+      ['llm-lora/train-step-gpt2-small', null, 25000, null],
+    ]);
+    expect(toMarkdown(results)).toContain('| llm-lora/train-step-gpt2-small | batch=8, prefixSource=stand-in | 30000 | 10000 | 3.00 |');
+  });
+
   it('a reference in another unit is not paired; a reference without a counterpart keeps its own row', () => {
     const m = parseMeasurements([line('a/b', 2, 'ms', false), line('reference/a/b', 1, 's', false), line('reference/c/d', 5, 'ms', false, { threads: 1 })].join('\n'), 'x');
     const results = pairResults(m);

@@ -59,8 +59,17 @@ export function parseMeasurements(stdout: string, source: string): SourcedMeasur
 
 export const REFERENCE_PREFIX = 'reference/';
 
-/** Keys that tell apart measurements of the same name (sizes); other params describe the environment. */
-export const DISCRIMINATING_KEYS = ['batch', 'queries', 'rows', 'items', 'size', 'seconds'] as const;
+/**
+ * Keys that tell apart measurements of the same name (sizes, and what produces the LLM prefix in the
+ * training step); other params describe the environment.
+ */
+export const DISCRIMINATING_KEYS = ['batch', 'queries', 'rows', 'items', 'size', 'seconds', 'prefixSource'] as const;
+
+/** Compares a param across scripts: prefix sources are described in words ('stand-in trainable prefix (...)'). */
+function paramKey(key: string, value: unknown): string {
+  if (key === 'prefixSource' && typeof value === 'string') return /stand-in/i.test(value) ? 'stand-in' : 'mapper';
+  return JSON.stringify(value);
+}
 
 const threadsOf = (m: Measurement): number => (typeof m.params.threads === 'number' ? m.params.threads : 1);
 
@@ -87,7 +96,7 @@ export function pairResults(measurements: readonly SourcedMeasurement[], aliases
         r.benchmark === refName &&
         r.unit === m.unit &&
         r.higherIsBetter === m.higherIsBetter &&
-        DISCRIMINATING_KEYS.every((k) => !(k in r.params) || !(k in m.params) || JSON.stringify(r.params[k]) === JSON.stringify(m.params[k])),
+        DISCRIMINATING_KEYS.every((k) => !(k in r.params) || !(k in m.params) || paramKey(k, r.params[k]) === paramKey(k, m.params[k])),
     );
     const single = candidates.find((r) => threadsOf(r) === 1) ?? null;
     const multi = candidates.filter((r) => threadsOf(r) > 1).sort((a, b) => threadsOf(b) - threadsOf(a))[0] ?? null;
@@ -110,7 +119,7 @@ export function pairResults(measurements: readonly SourcedMeasurement[], aliases
   for (const r of refs) {
     if (paired.has(r)) continue;
     const name = r.benchmark.slice(REFERENCE_PREFIX.length);
-    const same = refs.filter((o) => o.benchmark === r.benchmark && !paired.has(o) && DISCRIMINATING_KEYS.every((k) => JSON.stringify(o.params[k]) === JSON.stringify(r.params[k])));
+    const same = refs.filter((o) => o.benchmark === r.benchmark && !paired.has(o) && DISCRIMINATING_KEYS.every((k) => paramKey(k, o.params[k]) === paramKey(k, r.params[k])));
     const single = same.find((o) => threadsOf(o) === 1) ?? null;
     const multi = same.filter((o) => threadsOf(o) > 1).sort((a, b) => threadsOf(b) - threadsOf(a))[0] ?? null;
     same.forEach((o) => paired.add(o));
@@ -145,7 +154,7 @@ export function formatNumber(x: number | null | undefined): string {
 /** What distinguishes rows of the same benchmark in the table. */
 function variant(params: Record<string, unknown>): string {
   return DISCRIMINATING_KEYS.filter((k) => k in params)
-    .map((k) => `${k}=${JSON.stringify(params[k])}`)
+    .map((k) => `${k}=${k === 'prefixSource' ? paramKey(k, params[k]) : JSON.stringify(params[k])}`)
     .join(', ');
 }
 
