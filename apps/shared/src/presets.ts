@@ -40,7 +40,11 @@ function world() {
       warmupSteps: 50,
       schedule: 'linear' as const,
       gradClip: 1,
-      noiseVariance: 0.015,
+      // The paper's 0.015 is for msclap's 1024-d space. The tiny CLAP is 256-d with a smaller gap (mean
+      // paired audio-text cosine 0.71); 0.004 makes a noisy text embedding keep about that cosine with
+      // its clean version (1 / sqrt(1 + 256 * 0.004) = 0.70). With 0.015 (cosine 0.45) the 1200-step run
+      // under-fits: see the apps' report (world: classification 37% vs 44%, CIDEr-D 0.20 vs 0.24).
+      noiseVariance: 0.004,
       maxTextTokens: 64,
       logEvery: 20,
       validateEvery: 200,
