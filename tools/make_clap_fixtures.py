@@ -21,12 +21,15 @@ Tests only read the files written here; neither CI nor users need Python.
 import json
 import math
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import write_safetensors  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'packages', 'clap', 'fixtures')
 
@@ -195,26 +198,6 @@ def pad_ids(ids):
 
 
 # ---------------------------------------------------------------- safetensors writer (spec: 8-byte LE header length, JSON, data)
-def write_safetensors(path, tensors, metadata):
-    header = {'__metadata__': metadata}
-    blobs = []
-    offset = 0
-    for name, arr in tensors.items():
-        arr = np.ascontiguousarray(arr)
-        dtype = {np.dtype('float32'): 'F32', np.dtype('int64'): 'I64'}[arr.dtype]
-        data = arr.tobytes()
-        header[name] = {'dtype': dtype, 'shape': list(arr.shape), 'data_offsets': [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header_bytes = json.dumps(header).encode('utf-8')
-    header_bytes += b' ' * ((8 - (8 + len(header_bytes)) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(header_bytes)))
-        f.write(header_bytes)
-        for b in blobs:
-            f.write(b)
-
-
 def export(model, args, path, input_names, output_name):
     dynamic = {n: {0: 'batch'} for n in input_names}
     dynamic[output_name] = {0: 'batch'}

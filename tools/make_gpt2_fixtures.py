@@ -15,35 +15,17 @@ Run: /usr/bin/python3 tools/make_gpt2_fixtures.py   (PyTorch 1.13; standard libr
 import json
 import math
 import os
-import struct
+import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import write_safetensors  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'packages', 'llm-lora', 'fixtures')
 
 CONFIG = dict(vocab_size=101, n_positions=64, n_embd=32, n_layer=3, n_head=4, layer_norm_epsilon=1e-5)
 LORA = dict(r=4, alpha=8)
-
-
-def write_safetensors(path, tensors, metadata=None):
-    """Minimal safetensors writer (little-endian F32), following the format spec."""
-    header = {}
-    if metadata:
-        header['__metadata__'] = metadata
-    blobs = []
-    offset = 0
-    for name, t in tensors.items():
-        data = t.detach().to(torch.float32).contiguous().numpy().astype('<f4').tobytes()
-        header[name] = {'dtype': 'F32', 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    hb = json.dumps(header).encode('utf-8')
-    hb += b' ' * ((8 - len(hb) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(hb)))
-        f.write(hb)
-        for b in blobs:
-            f.write(b)
 
 
 def gelu_new(x):

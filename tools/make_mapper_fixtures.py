@@ -13,11 +13,14 @@ Run: /usr/bin/python3 tools/make_mapper_fixtures.py   (PyTorch 1.13)
 """
 import json
 import os
-import struct
+import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import write_safetensors  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'packages', 'mapper', 'fixtures')
 
@@ -90,29 +93,6 @@ class TransformerMapper(nn.Module):
         prefix = self.prefix_const.unsqueeze(0).expand(x.shape[0], *self.prefix_const.shape)
         out = self.transformer(torch.cat((x, prefix), dim=1))
         return out[:, self.clip_length:]
-
-
-def write_safetensors(path, tensors, metadata=None):
-    """tensors: list of (name, float32 tensor). Follows the safetensors spec (little-endian u64
-    header length, JSON header, raw little-endian data back to back)."""
-    header = {}
-    if metadata:
-        header['__metadata__'] = metadata
-    blobs = []
-    offset = 0
-    for name, t in tensors:
-        t = t.detach().contiguous().to(torch.float32)
-        data = struct.pack('<%df' % t.numel(), *t.flatten().tolist())
-        header[name] = {'dtype': 'F32', 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header_bytes = json.dumps(header).encode('utf-8')
-    header_bytes += b' ' * ((8 - (8 + len(header_bytes)) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(header_bytes)))
-        f.write(header_bytes)
-        for b in blobs:
-            f.write(b)
 
 
 def rows(t):
