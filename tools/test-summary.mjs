@@ -9,15 +9,17 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const rows = [];
-for (const group of ['packages', 'apps']) {
-  for (const name of readdirSync(join(root, group)).sort()) {
-    const file = join(root, group, name, 'test-results.json');
+const projectDirs = ['packages', 'apps'].flatMap((group) => readdirSync(join(root, group)).sort().map((name) => `${group}/${name}`));
+projectDirs.push('benchmarks');
+{
+  for (const dir of projectDirs) {
+    const file = join(root, dir, 'test-results.json');
     if (!existsSync(file)) continue;
     const r = JSON.parse(readFileSync(file, 'utf8'));
     passed += r.numPassedTests;
     failed += r.numFailedTests;
     skipped += r.numPendingTests + (r.numTodoTests ?? 0);
-    rows.push(`  ${`${group}/${name}`.padEnd(22)} ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+    rows.push(`  ${dir.padEnd(22)} ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
   }
 }
 console.log(rows.join('\n'));
