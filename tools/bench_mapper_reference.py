@@ -11,36 +11,20 @@ repository's benchmark format, names `reference/mapper/...`.
 Run: /usr/bin/python3 tools/bench_mapper_reference.py
 Env: BENCH_WARMUP (default 1), BENCH_REPEATS (default 3), BENCH_THREADS (e.g. "1,2"; default: 1 and torch's default).
 """
-import json
 import os
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import report, timed  # noqa: E402
 from make_mapper_fixtures import TransformerMapper  # noqa: E402
 
 CLAP, WIDTH, PREFIX, CLIP, LAYERS, HEADS, RATIO = 1024, 768, 40, 40, 8, 8, 2.0
 DEFAULT_THREADS = torch.get_num_threads()
 
 
-def timed(fn, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t)
-    return samples
-
-
-def report(name, unit, higher, samples, params):
-    print(json.dumps({'benchmark': name, 'value': statistics.median(samples), 'unit': unit,
-                      'higherIsBetter': higher, 'samples': samples, 'params': params}), flush=True)
 
 
 def main():

@@ -8,13 +8,14 @@ Prints one JSON line per measurement in the repository's benchmark format, names
 `reference/`. Run with Debian's Python (numpy, scikit-learn):
     /usr/bin/python3 tools/bench_santa_reference.py
 """
-import json
 import os
-import statistics
-import time
+import sys
 
 import numpy as np
 from sklearn.cluster import KMeans
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import LAST_CPU_SECONDS, report, timed  # noqa: E402
 
 M, DIM, K, ITERATIONS, VARIANCE, TOPICS = 5172, 1024, 100, 10, 0.015, 200
 TOP_L, TAU, LAMBDA = 32, 0.1, 0.3
@@ -64,27 +65,8 @@ def santa(audio, memory, centroids, clusters):
     return normalise(out)
 
 
-LAST_CPU_SECONDS = []
 
 
-def timed(fn, warmup, repeats):
-    """Wall seconds per run; CPU seconds (all threads) of the same runs go to LAST_CPU_SECONDS."""
-    for _ in range(warmup):
-        fn()
-    samples = []
-    LAST_CPU_SECONDS.clear()
-    for _ in range(repeats):
-        c = time.process_time()
-        t = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t)
-        LAST_CPU_SECONDS.append(time.process_time() - c)
-    return samples
-
-
-def report(name, unit, higher, samples, params):
-    print(json.dumps({'benchmark': name, 'value': statistics.median(samples), 'unit': unit,
-                      'higherIsBetter': higher, 'samples': samples, 'params': params}), flush=True)
 
 
 def main():

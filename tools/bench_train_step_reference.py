@@ -29,18 +29,16 @@ Env: BENCH_WARMUP (default 1), BENCH_REPEATS (default 3), BENCH_REPEATS_SLOW (re
 default BENCH_REPEATS), BENCH_THREADS (e.g. "1" or "1,2"; default: 1 and torch's default).
 """
 import argparse
-import json
 import math
 import os
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import report, timed  # noqa: E402
 from make_mapper_fixtures import TransformerMapper  # noqa: E402  (msclap's structure, shared with the parity fixtures)
 
 SHAPES = {
@@ -126,20 +124,6 @@ class Gpt2(nn.Module):
         return self.ln_f(x)
 
 
-def timed(fn, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t))
-    return samples
-
-
-def report(name, unit, higher, samples, params):
-    print(json.dumps({'benchmark': name, 'value': statistics.median(samples), 'unit': unit,
-                      'higherIsBetter': higher, 'samples': samples, 'params': params}), flush=True)
 
 
 def bench_shape(name, shape, threads, warmup, repeats, prefix_source='mapper', generation=True):
