@@ -25,15 +25,7 @@ export interface CaptionItemScores {
 }
 
 /** Key names as pycocoevalcap's COCOEvalCap reports them; CIDEr is CIDEr-D. */
-export interface CaptionMetrics {
-  Bleu_1: number;
-  Bleu_2: number;
-  Bleu_3: number;
-  Bleu_4: number;
-  ROUGE_L: number;
-  CIDEr: number;
-  SPICE: number | null;
-  SPIDEr: number | null;
+export interface CaptionMetrics extends CaptionItemScores {
   /** Present when SPICE is null: why it was not computed. */
   spiceUnavailableReason?: string;
   perItem: Record<string, CaptionItemScores>;
