@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const expectedPackages = ['core', 'datasets', 'clap', 'santa', 'mapper', 'llm-lora', 'bench'].map((n) => `@mats/${n}`);
+const expectedPackages = ['core', 'datasets', 'clap', 'santa', 'mapper', 'llm-lora', 'bench', 'model'].map((n) => `@mats/${n}`);
 const expectedApps = ['trainer', 'evaluator'];
 
 const file = join(mkdtempSync(join(tmpdir(), 'mats-graph-')), 'graph.json');
