@@ -37,8 +37,7 @@ export async function openRun(dir: string, config: MatsConfig, clap?: ClapEncode
   const trained = readJson<{ config: MatsConfig }>(join(dir, RUN_FILES.config), 'run config').config;
   const encoder = clap ?? (await loadClap(config));
   const llm = loadLlm(config);
-  loadLora(llm, dir);
-  mergeLora(llm);
+  mergeLora(llm, loadLora(llm, dir));
   if (!llm.tokenizer) throw new Error(`llm.dir: ${config.llm.dir} has no tokenizer`);
   const mapper = loadMapper(join(dir, RUN_FILES.mapper));
   const memory = loadMemory(join(dir, RUN_FILES.santa));

@@ -16,7 +16,7 @@ import {
 } from '@mats/core';
 import type { ClapEncoder } from '@mats/clap';
 import { decodeAudioFile } from '@mats/datasets';
-import { AdamW, type CausalLM, applyLora, buildPrefixLmBatch, learningRateAt, loadLora, prefixLmLoss, saveLora, trainStep } from '@mats/llm-lora';
+import { AdamW, type CausalLM, type LoraAdapter, applyLora, buildPrefixLmBatch, learningRateAt, loadLora, prefixLmLoss, saveLora, trainStep } from '@mats/llm-lora';
 import { createMapper, loadMapper, type TransformerMapper } from '@mats/mapper';
 import { buildMemory, injectNoise, loadMemory, saveMemory, type SantaMemory } from '@mats/santa';
 import {
@@ -196,9 +196,10 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
   }
   const checkpoint = options.resume ? latestCheckpoint(runDir) : null;
   let mapper: TransformerMapper;
+  let adapter: LoraAdapter;
   if (checkpoint) {
     mapper = loadMapper(join(checkpoint.dir, RUN_FILES.mapper));
-    loadLora(llm, checkpoint.dir);
+    adapter = loadLora(llm, checkpoint.dir);
   } else {
     mapper = createMapper(
       {
@@ -214,9 +215,9 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
       },
       new Rng(`${config.seed}/mapper`),
     );
-    applyLora(llm, { r: config.lora.rank, alpha: config.lora.alpha, dropout: config.lora.dropout, targetModules: config.lora.targets }, new Rng(`${config.seed}/lora`));
+    adapter = applyLora(llm, { r: config.lora.rank, alpha: config.lora.alpha, dropout: config.lora.dropout, targetModules: config.lora.targets }, new Rng(`${config.seed}/lora`));
   }
-  const trainable = [...mapper.trainableVariables, ...llm.lora!.variables()];
+  const trainable = [...mapper.trainableVariables, ...adapter.variables()];
   const optimizer = new AdamW(trainable, { weightDecay: config.train.weightDecay });
   const sampler = new MixedSampler(
     data.train.map((s) => s.length),
@@ -304,7 +305,7 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
       step,
       async (dir) => {
         mapper.save(join(dir, RUN_FILES.mapper));
-        await saveLora(llm, dir);
+        await saveLora(adapter, dir);
         await writeOptimizer(join(dir, 'optimizer.safetensors'), optimizer);
         const state: CheckpointState = { step, rng: { noise: noiseRng.getState(), dropout: dropoutRng.getState() }, sampler: sampler.getState(), lossWindow };
         writeJson(join(dir, 'state.json'), state);
@@ -347,7 +348,7 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
 
   if (!stopped) {
     mapper.save(join(runDir, RUN_FILES.mapper));
-    await saveLora(llm, runDir);
+    await saveLora(adapter, runDir);
     const metrics = readMetrics(runDir);
     const summary = {
       name: config.name,
@@ -360,7 +361,7 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
       validationRecords: validation.length,
       memory: { rows: memory.memory.rows, clusters: memory.centroids.rows },
       mapperParameters: mapper.parameterCount,
-      loraParameters: llm.lora!.variables().reduce((n, v) => n + v.size, 0),
+      loraParameters: adapter.parameterCount,
     };
     writeJson(join(runDir, RUN_FILES.summary), summary);
     if (options.pictures ?? true) {
