@@ -201,7 +201,7 @@ describe('attention', () => {
   it('finite differences w.r.t. the queries', () => {
     const k = randn([1, 2, 4, 3]);
     const v = randn([1, 2, 4, 3]);
-    expectFiniteDifference((q) => attention(q as tf.Tensor4D, k, v), randn([1, 2, 4, 3]), 1e-3);
+    expectFiniteDifference((q) => attention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D), randn([1, 2, 4, 3]), 1e-3);
     tf.dispose([k, v]);
   });
   it('splitHeads / mergeHeads are inverse and put heads side by side in the columns', () => {
