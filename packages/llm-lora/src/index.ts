@@ -40,7 +40,18 @@ export {
   matchesTarget,
 } from './lora.js';
 export { type PrefixLmExample, type PrefixLmBatch, type LossOptions, buildPrefixLmBatch, prefixLmLoss, weightedCrossEntropy } from './loss.js';
-export { type GenerateOptions, type PrefixInput, type GenerateResult, generate, bannedNgramTokens, processLogits } from './generate.js';
+export {
+  type GenerateOptions,
+  type BatchGenerateOptions,
+  type PrefixInput,
+  type GenerateResult,
+  type BatchDecoder,
+  CausalLmDecoder,
+  generate,
+  generateBatch,
+  bannedNgramTokens,
+  processLogits,
+} from './generate.js';
 export {
   type AdamWOptions,
   type AdamWState,
