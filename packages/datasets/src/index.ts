@@ -8,3 +8,4 @@ export { shuffleBuffer, mixSources, type MixSource, type MixOptions } from './mi
 export * from './soundworld/index.js';
 export { inspectFile, formatInspection, type Inspection } from './inspect.js';
 export * from './loaders/index.js';
+export * from './convert/index.js';
