@@ -300,9 +300,9 @@ export interface PartCacheOptions {
   maxParts?: number;
   /**
    * Re-embeds part `part` (items `start`..`end - 1`) when its file is missing, truncated or otherwise
-   * unsound; the new part is written in place. Without it, such a part is an error.
+   * unsound; the new part is written in place. Without it (or when it returns null), such a part is an error.
    */
-  repair?: (part: number, start: number, end: number) => Promise<Embeddings>;
+  repair?: (part: number, start: number, end: number) => Promise<Embeddings | null>;
   /** Told about each repaired part (for the log). */
   onRepair?: (file: string, problem: string) => void;
 }
@@ -375,10 +375,11 @@ export class PartCache {
         problem = (err as Error).message;
       }
     }
-    if (!this.options.repair) throw new Error(`${file}: embedding cache part ${part} cannot be used (${problem}); run the embedding stage again to rebuild it`);
     const start = part * this.spec.partSize;
     const end = Math.min(this.spec.count, start + this.spec.partSize);
-    const emb = validateEmbeddings(await this.options.repair(part, start, end), { name: `re-embedded ${this.spec.kind} items ${start}..${end - 1}`, rows: end - start });
+    const repaired = this.options.repair ? await this.options.repair(part, start, end) : null;
+    if (!repaired) throw new Error(`${file}: embedding cache part ${part} cannot be used (${problem}); run the embedding stage again to rebuild it`);
+    const emb = validateEmbeddings(repaired, { name: `re-embedded ${this.spec.kind} items ${start}..${end - 1}`, rows: end - start });
     mkdirSync(streamCacheLayout(this.spec).folder, { recursive: true });
     writePart(this.spec, part, emb);
     this.stats.repaired++;
