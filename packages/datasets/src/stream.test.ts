@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { appendFileSync, mkdtempSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RecordStream, reservoirSample, scanRecords, type StreamSource } from './stream.js';
+import { JsonlCursor, RecordStream, reservoirSample, scanRecords, type StreamSource } from './stream.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stream-'));
 
@@ -117,6 +117,26 @@ describe('RecordStream', () => {
     await c.close();
     appendFileSync(changing, record('changing', 6) + '\n');
     await expect(RecordStream.open([{ name: 'c', path: changing, weight: 1 }], { seed: 0 }, state)).rejects.toThrow(/changing\.jsonl: the file changed since the state was saved/);
+  });
+});
+
+describe('JsonlCursor', () => {
+  it('reads lines longer than its read buffer and CRLF endings; positions and recordAt agree with a fresh read', async () => {
+    const path = join(dir, 'long.jsonl');
+    const long = 'x'.repeat(600_000); // more than two 256 KiB reads; the other texts are "text l N" (8 characters)
+    writeFileSync(path, [record('l', 0), record('l', 1, long), record('l', 2, 'caf\u00e9 \u266b'), record('l', 3)].join('\r\n') + '\r\n');
+    const c = await JsonlCursor.open(path);
+    const all = [];
+    for (let r = await c.next(); r; r = await c.next()) all.push(r);
+    expect(all.map((r) => [r.ordinal, r.line, r.record.text.length])).toEqual([[0, 1, 8], [1, 2, 600_000], [2, 3, 6], [3, 4, 8]]);
+    expect(all[2].record.text).toBe('caf\u00e9 \u266b');
+    expect(c.at).toEqual({ offset: c.size, line: 5, ordinal: 4 });
+    for (const r of all) expect((await c.recordAt(r.offset, r.line, r.ordinal)).record).toEqual(r.record);
+    await c.close();
+    const from2 = await JsonlCursor.open(path, { offset: all[2].offset, line: 3, ordinal: 2 });
+    expect((await from2.next())?.record.id).toBe('l/2');
+    await from2.close();
+    await expect(JsonlCursor.open(path, { offset: c.size + 1, line: 9, ordinal: 9 })).rejects.toThrow('is past the end of the file');
   });
 });
 
