@@ -74,6 +74,11 @@ describe('StreamingTrainingData', () => {
     const b0 = await embed([`${flat[0].split('/')[0]} text number ${flat[0].split('/')[1]}`]);
     expect(expected[0].data.slice(0, 4)).toEqual(Array.from(b0.data));
     expect(whole.cacheStats().partsHeld).toBeLessThanOrEqual(4); // 2 parts of each of 2 sources
+    // Rows are read as records enter the shuffle buffers, in file order: each part is loaded once per epoch read.
+    const epochs = whole.getState().sources.map((x) => x.epoch + 1);
+    const parts = whole.sources.map((x) => Math.ceil(x.records / 4));
+    expect(whole.cacheStats().loads).toBeLessThanOrEqual(epochs[0] * parts[0] + epochs[1] * parts[1]);
+    expect(whole.cacheStats().loads).toBeGreaterThanOrEqual(parts[0] + parts[1]);
     await whole.close();
 
     for (const stop of [1, 5, 11]) {

@@ -37,7 +37,11 @@ export interface StreamingDataOptions {
   shuffleBuffer?: number;
   /** Skip malformed lines (counted per source in `sources[i].skipped`) instead of stopping at `file:line`. */
   skipBad?: boolean;
-  /** Cache parts of each source and kind held in memory at once (default 2). */
+  /**
+   * Cache parts of each source held in memory at once for training (default 2; the stream reads them in
+   * order, so 1 is enough once running, and a second saves a reload where a part ends). The memory and
+   * validation passes use LRUs of their own of the same size.
+   */
   maxCachedParts?: number;
   /** Told about repaired cache parts and other things worth a log line. */
   log?: (message: string) => void;
@@ -68,7 +72,8 @@ export interface TrainBatch {
 }
 
 export class StreamingTrainingData {
-  private stream: RecordStream | null = null;
+  private stream: RecordStream<Float32Array> | null = null;
+  private validationSet: { batchSize: number; batches: TrainBatch[] } | null = null;
   private readonly caches = new Map<string, PartCache>();
   private embedders: Partial<Record<InputKind, Embed>> = {};
 
@@ -143,8 +148,13 @@ export class StreamingTrainingData {
     return { embedded, skipped };
   }
 
-  private cache(s: number, kind: InputKind): PartCache {
-    const key = `${kind}/${s}`;
+  /**
+   * The part cache of a source and kind. Training reads (`train`) go through their own LRU, which the
+   * stream reads sequentially (rows are attached as records enter the shuffle buffer); the passes for
+   * the memory and validation (`other`) have theirs, so they never evict the training parts.
+   */
+  private cache(s: number, kind: InputKind, purpose: 'train' | 'other' = 'train'): PartCache {
+    const key = `${kind}/${s}/${purpose}`;
     let c = this.caches.get(key);
     if (!c) {
       const spec = this.sources[s].caches[kind];
@@ -169,11 +179,11 @@ export class StreamingTrainingData {
     return c;
   }
 
-  /** Embeddings of rows of several sources, in order. */
+  /** Embeddings of rows of several sources, in order (through the `other` caches). */
   private async gather(kind: InputKind, rows: { source: number; ordinal: number }[]): Promise<Embeddings> {
     let out: Embeddings | null = null;
     for (const [k, { source, ordinal }] of rows.entries()) {
-      const row = await this.cache(source, kind).row(ordinal);
+      const row = await this.cache(source, kind, 'other').row(ordinal);
       out ??= createEmbeddings(rows.length, row.length);
       out.data.set(row, k * out.dim);
     }
@@ -189,7 +199,14 @@ export class StreamingTrainingData {
     this.embedders = embedders;
     this.stream = await RecordStream.open(
       this.sources.map((s) => ({ name: s.name, path: s.file, weight: s.weight })),
-      { seed: `${this.config.seed}/data`, shuffleBuffer: this.options.shuffleBuffer ?? 4096, skipBad: this.options.skipBad, keep: (r) => !isHeldOut(r, this.threshold) },
+      {
+        seed: `${this.config.seed}/data`,
+        shuffleBuffer: this.options.shuffleBuffer ?? 4096,
+        skipBad: this.options.skipBad,
+        keep: (r) => !isHeldOut(r, this.threshold),
+        // The input embedding is read as the record enters the shuffle buffer: in file order, part after part.
+        attach: (source, _record, ordinal) => this.cache(source, this.variant).row(ordinal),
+      },
       state,
     );
   }
@@ -198,8 +215,10 @@ export class StreamingTrainingData {
   async nextBatch(count: number): Promise<TrainBatch> {
     if (!this.stream) throw new Error('StreamingTrainingData: call start() before nextBatch()');
     const drawn = await this.stream.take(count);
-    const rows = drawn.map((d) => ({ source: d.source, ordinal: d.ordinal }));
-    return { records: drawn.map((d) => this.toTrainRecord(this.sources[d.source], d.record)), inputs: await this.gather(this.variant, rows), rows };
+    const dim = drawn[0]?.attached.length ?? 1;
+    const inputs = createEmbeddings(drawn.length, dim);
+    drawn.forEach((d, k) => inputs.data.set(d.attached, k * dim));
+    return { records: drawn.map((d) => this.toTrainRecord(this.sources[d.source], d.record)), inputs, rows: drawn.map((d) => ({ source: d.source, ordinal: d.ordinal })) };
   }
 
   /** The stream position: plain JSON, for the checkpoint. */
@@ -225,8 +244,20 @@ export class StreamingTrainingData {
     return { texts: picked.map((x) => x.text), embeddings: await this.gather('text', picked) };
   }
 
-  /** The held-out records (at most `config.data.validationMax`, sources in config order, file order), in batches. */
+  /**
+   * The held-out records (at most `config.data.validationMax`, sources in config order, file order), in
+   * batches. Read from the stream once, then kept (validationMax records and their embeddings).
+   */
   async *validationBatches(batchSize: number): AsyncGenerator<TrainBatch> {
+    if (!this.validationSet || this.validationSet.batchSize !== batchSize) {
+      const batches: TrainBatch[] = [];
+      for await (const b of this.readValidation(batchSize)) batches.push(b);
+      this.validationSet = { batchSize, batches };
+    }
+    yield* this.validationSet.batches;
+  }
+
+  private async *readValidation(batchSize: number): AsyncGenerator<TrainBatch> {
     let left = this.config.data.validationMax;
     let batch: { record: TrainRecord; source: number; ordinal: number }[] = [];
     const emit = async (): Promise<TrainBatch> => {

@@ -61,6 +61,29 @@ describe('RecordStream', () => {
     }
   });
 
+  it('attach runs in file order as records enter the buffer, and again for restored records', async () => {
+    const calls: string[] = [];
+    const attach = (s: number, _r: unknown, o: number) => {
+      calls.push(`${s}:${o}`);
+      return `${s}:${o}`;
+    };
+    const s1 = await RecordStream.open([sources[0], sources[1]], { seed: 4, shuffleBuffer: 3, attach });
+    const drawn = await s1.take(10);
+    expect(drawn.every((d) => d.attached === `${d.source}:${d.ordinal}`)).toBe(true);
+    for (const src of [0, 1]) {
+      const ordinals = calls.filter((c) => c.startsWith(`${src}:`)).map((c) => Number(c.split(':')[1]));
+      // In file order: each next ordinal is the one after, or 0 when a new epoch starts.
+      ordinals.slice(1).forEach((o, k) => expect(o === ordinals[k] + 1 || o === 0).toBe(true));
+    }
+    const state = s1.getState();
+    await s1.close();
+    calls.length = 0;
+    const s2 = await RecordStream.open([sources[0], sources[1]], { seed: 4, shuffleBuffer: 3, attach }, state);
+    expect(calls).toHaveLength(state.sources[0].buffer.length + state.sources[1].buffer.length);
+    expect((await s2.take(5)).every((d) => d.attached === `${d.source}:${d.ordinal}`)).toBe(true);
+    await s2.close();
+  });
+
   it('draws sources in proportion to their weights; weight 0 is never drawn', async () => {
     const s = await RecordStream.open([{ ...sources[0], weight: 3 }, { ...sources[2], weight: 1 }, { ...sources[1], weight: 0 }], { seed: 2, shuffleBuffer: 8 });
     const drawn = await s.take(4000);

@@ -234,8 +234,14 @@ export interface StreamSource {
   weight: number;
 }
 
-export interface RecordStreamOptions extends CursorOptions {
+export interface RecordStreamOptions<A = undefined> extends CursorOptions {
   seed: number | string;
+  /**
+   * Called for each record as it enters its source's shuffle buffer (in file order, so a cache read
+   * this way is read sequentially); what it returns travels with the record (`attached`). Records
+   * restored from a state are attached again when the stream opens.
+   */
+  attach?: (source: number, record: AudioTIARecord, ordinal: number) => Promise<A> | A;
   /** Records held per source for shuffling (default 1024). 1 = file order. */
   shuffleBuffer?: number;
   /** Records for which this is false are not drawn (e.g. the validation hold-out); they keep their ordinal. */
@@ -243,11 +249,13 @@ export interface RecordStreamOptions extends CursorOptions {
 }
 
 /** A drawn record: which source, its ordinal in that file, and the epoch of that source it belongs to. */
-export interface StreamedRecord {
+export interface StreamedRecord<A = undefined> {
   source: number;
   record: AudioTIARecord;
   ordinal: number;
   epoch: number;
+  /** What `attach` returned for it. */
+  attached: A;
 }
 
 export interface SourceStreamState {
@@ -270,33 +278,33 @@ export interface RecordStreamState {
   sources: SourceStreamState[];
 }
 
-interface LiveSource {
+interface LiveSource<A> {
   spec: StreamSource;
   cursor: JsonlCursor;
   exhausted: boolean;
   epoch: number;
   shuffle: Rng;
-  buffer: LocatedRecord[];
+  buffer: (LocatedRecord & { attached: A })[];
   drawn: number;
   skippedBefore: number;
 }
 
 /** See the module comment. Create with `RecordStream.open`; call `close` at the end. */
-export class RecordStream {
+export class RecordStream<A = undefined> {
   private readonly indices: number[];
   private readonly weights: number[];
 
   private constructor(
-    private readonly sources: LiveSource[],
+    private readonly sources: LiveSource<A>[],
     private readonly mix: Rng,
-    private readonly options: RecordStreamOptions,
+    private readonly options: RecordStreamOptions<A>,
     private readonly capacity: number,
   ) {
     this.indices = sources.map((_, i) => i);
     this.weights = sources.map((s) => s.spec.weight);
   }
 
-  static async open(sources: StreamSource[], options: RecordStreamOptions, state?: RecordStreamState): Promise<RecordStream> {
+  static async open<A = undefined>(sources: StreamSource[], options: RecordStreamOptions<A>, state?: RecordStreamState): Promise<RecordStream<A>> {
     if (sources.length === 0) throw new Error('RecordStream: no sources');
     for (const s of sources) {
       if (!Number.isFinite(s.weight) || s.weight < 0) throw new Error(`RecordStream: source "${s.name}" (${s.path}) has weight ${s.weight}; weights must be finite and >= 0`);
@@ -310,18 +318,21 @@ export class RecordStream {
         throw new Error(`RecordStream state: expected version 1 with ${sources.length} sources, got version ${state?.version} with ${state?.sources?.length}`);
       }
     }
-    const live: LiveSource[] = [];
+    const live: LiveSource<A>[] = [];
     try {
       for (const [i, spec] of sources.entries()) {
         const st = state?.sources[i];
         if (st && st.path !== spec.path) throw new Error(`RecordStream state: source ${i} was ${st.path}, now ${spec.path}`);
         const cursor = await JsonlCursor.open(spec.path, st?.cursor, options, st ? `resuming epoch ${st.epoch}` : 'opening it');
-        const source: LiveSource = { spec, cursor, exhausted: false, epoch: st?.epoch ?? 0, shuffle: new Rng(`${options.seed}/stream-shuffle/${i}`), buffer: [], drawn: st?.drawn ?? 0, skippedBefore: st?.skipped ?? 0 };
+        const source: LiveSource<A> = { spec, cursor, exhausted: false, epoch: st?.epoch ?? 0, shuffle: new Rng(`${options.seed}/stream-shuffle/${i}`), buffer: [], drawn: st?.drawn ?? 0, skippedBefore: st?.skipped ?? 0 };
         live.push(source);
         if (st) {
           if (st.size !== cursor.size) throw new Error(`${spec.path}: the file changed since the state was saved (${cursor.size} bytes, was ${st.size}); the position cannot be trusted`);
           source.shuffle.setState(st.shuffle);
-          for (const [offset, line, ordinal] of st.buffer) source.buffer.push(await cursor.recordAt(offset, line, ordinal));
+          for (const [offset, line, ordinal] of st.buffer) {
+            const r = await cursor.recordAt(offset, line, ordinal);
+            source.buffer.push({ ...r, attached: (await options.attach?.(i, r.record, r.ordinal)) as A });
+          }
         }
       }
     } catch (err) {
@@ -330,33 +341,33 @@ export class RecordStream {
     }
     const mix = new Rng(`${options.seed}/stream-mix`);
     if (state) mix.setState(state.mix);
-    return new RecordStream(live, mix, options, capacity);
+    return new RecordStream<A>(live, mix, options, capacity);
   }
 
   /** The next record of the mix (the stream never ends: each source starts a new epoch when it runs out). */
-  async next(): Promise<StreamedRecord> {
+  async next(): Promise<StreamedRecord<A>> {
     const s = this.sources.length === 1 ? 0 : this.mix.choice(this.indices, this.weights);
     return this.draw(s);
   }
 
   /** `count` records. */
-  async take(count: number): Promise<StreamedRecord[]> {
-    const out: StreamedRecord[] = [];
+  async take(count: number): Promise<StreamedRecord<A>[]> {
+    const out: StreamedRecord<A>[] = [];
     for (let i = 0; i < count; i++) out.push(await this.next());
     return out;
   }
 
-  private async fill(src: LiveSource): Promise<void> {
+  private async fill(src: LiveSource<A>, index: number): Promise<void> {
     while (!src.exhausted && src.buffer.length < this.capacity) {
       const r = await src.cursor.next();
       if (r === null) src.exhausted = true;
-      else if (!this.options.keep || this.options.keep(r.record, r.ordinal)) src.buffer.push(r);
+      else if (!this.options.keep || this.options.keep(r.record, r.ordinal)) src.buffer.push({ ...r, attached: (await this.options.attach?.(index, r.record, r.ordinal)) as A });
     }
   }
 
-  private async draw(index: number): Promise<StreamedRecord> {
+  private async draw(index: number): Promise<StreamedRecord<A>> {
     const src = this.sources[index];
-    await this.fill(src);
+    await this.fill(src, index);
     if (src.buffer.length === 0) {
       if (src.drawn === 0) throw new Error(`${src.spec.path}: source "${src.spec.name}" has no records to draw${this.options.keep ? ' (after holding out validation records)' : ''}`);
       // A new epoch: read the file again from the start.
@@ -370,14 +381,14 @@ export class RecordStream {
       src.epoch = epoch;
       src.exhausted = false;
       src.drawn = 0;
-      await this.fill(src);
+      await this.fill(src, index);
     }
     const j = src.shuffle.int(src.buffer.length);
     const picked = src.buffer[j];
     src.buffer[j] = src.buffer[src.buffer.length - 1];
     src.buffer.pop();
     src.drawn++;
-    return { source: index, record: picked.record, ordinal: picked.ordinal, epoch: src.epoch };
+    return { source: index, record: picked.record, ordinal: picked.ordinal, epoch: src.epoch, attached: picked.attached };
   }
 
   /** Malformed lines skipped so far per source (`skipBad`), counted once per epoch they were read in. */
