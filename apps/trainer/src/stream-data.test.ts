@@ -136,6 +136,21 @@ describe('StreamingTrainingData', () => {
     expect((await data.sampleMemory(1000)).texts.length).toBe(trainTexts.size);
   });
 
+  it('MATS-Audio: batches carry the clip embeddings (cache keyed by the resolved clip path)', async () => {
+    const { dir, config } = setup();
+    const data = await StreamingTrainingData.open(config, { modelKey: 'stand-in', variant: 'audio', shuffleBuffer: 5 });
+    const clipEmbed = async (paths: string[]) => embed(paths.map((p) => `clip ${p}`));
+    await data.embed('audio', clipEmbed);
+    await data.start({ audio: clipEmbed });
+    const b = await data.nextBatch(6);
+    expect(b.records.every((r) => r.audio!.startsWith(join(dir, 'clips')))).toBe(true);
+    expect(Array.from(b.inputs.data)).toEqual(Array.from((await clipEmbed(b.records.map((r) => r.audio!))).data));
+    await data.close();
+    const noAudio = join(dir, 'no-audio.jsonl');
+    writeFileSync(noAudio, JSON.stringify({ id: 'n/0', text: 't', instruction: 'i', answer: 'a', task: 'cap', audioType: 'sound', source: 'n' }) + '\n');
+    await expect(StreamingTrainingData.open({ ...config, data: { ...config.data, train: [{ path: noAudio, weight: 1, audioDir: null }] } }, { modelKey: 'k', variant: 'audio' })).rejects.toThrow(`${noAudio}: record "n/0" has no "audio" field`);
+  });
+
   it('clear errors: missing source, weights that do not sum to anything positive, no cache', async () => {
     const { config } = setup();
     await expect(StreamingTrainingData.open({ ...config, data: { ...config.data, train: [{ ...config.data.train[0], path: '/nonexistent/x.jsonl' }] } }, { modelKey: 'k' })).rejects.toThrow('data.train[0].path: /nonexistent/x.jsonl does not exist');
