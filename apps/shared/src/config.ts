@@ -89,6 +89,13 @@ export const ConfigSchema = z.strictObject({
     validationFraction: z.number().min(0).max(0.5),
     /** At most this many validation records are scored at each validation. */
     validationMax: positiveInt,
+    /**
+     * Stream the records from the JSONL files and the embeddings from the cache part by part (bounded
+     * memory, for paper-scale data) instead of holding them all in memory.
+     */
+    streaming: z.boolean().default(false),
+    /** Streaming only: skip malformed JSONL lines (counted in the run summary) instead of stopping at `file:line`. */
+    skipBad: z.boolean().default(false),
   }),
   cache: z.strictObject({
     /** Embedding caches live under `<dir>/<model and data hash>/`. */

@@ -19,6 +19,8 @@ options:
   --overwrite            delete an existing run folder of the same name first
   --stage embed|merge    only fill the embedding cache (optionally one shard) or only merge it
   --shard i/n            with --stage embed: embed the i-th of n shards (0-based)
+  --streaming            stream the records and the embedding cache (bounded memory; data.streaming, on in mats-gpt2)
+  --skip-bad             with streaming: skip malformed JSONL lines, counted in summary.json (data.skipBad)
   --<field.path> VALUE   any config field, e.g. --train.noiseVariance 0.01 --mapper.layers 4
 Writes runs/<name>/ (config.json, mapper.safetensors, adapter_config.json, adapter_model.safetensors,
 santa.safetensors, metrics.jsonl, loss.png, figure3.png, checkpoints/) and points runs/latest at it.`;
@@ -31,7 +33,7 @@ export interface TrainerInvocation {
 /** Parses the trainer's command line into a validated config and run options. */
 export function trainerConfig(argv: string[]): TrainerInvocation | null {
   const args = parseArgs(argv, {
-    booleans: ['help', 'resume', 'overwrite', 'no-noise'],
+    booleans: ['help', 'resume', 'overwrite', 'no-noise', 'streaming', 'skip-bad'],
     values: ['stage', 'shard', 'variant'],
     shortcuts: { name: 'name', steps: 'train.steps', 'batch-size': 'train.batchSize', lr: 'train.lr', seed: 'seed', backend: 'backend' },
   });
@@ -44,6 +46,8 @@ export function trainerConfig(argv: string[]): TrainerInvocation | null {
   const variant = args.values.get('variant');
   if (variant !== undefined) overrides.push({ path: 'train.variant', raw: variant });
   if (args.flags.has('no-noise')) overrides.push({ path: 'train.noiseVariance', raw: '0' });
+  if (args.flags.has('streaming')) overrides.push({ path: 'data.streaming', raw: 'true' });
+  if (args.flags.has('skip-bad')) overrides.push({ path: 'data.skipBad', raw: 'true' });
   let config = resolveConfig({ preset: args.preset, configFile: args.configFile, overrides });
   // Variants get their own default run name, so the ablation finds them beside the main run.
   const named = overrides.some((o) => o.path === 'name');

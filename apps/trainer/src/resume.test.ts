@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,7 +41,7 @@ function makeData(dir: string): string[] {
   return texts;
 }
 
-function tinyConfig(dir: string, name: string): MatsConfig {
+function tinyConfig(dir: string, name: string, extra: Record<string, string> = {}): MatsConfig {
   const o = (path: string, raw: string) => ({ path, raw });
   return resolveConfig({
     overrides: [
@@ -68,6 +68,7 @@ function tinyConfig(dir: string, name: string): MatsConfig {
       o('train.checkpointEvery', '0'),
       o('santa.k', '2'),
       o('santa.memorySize', '10'),
+      ...Object.entries(extra).map(([path, raw]) => o(path, raw)),
     ],
   });
 }
@@ -148,4 +149,105 @@ describe('trainer resume', () => {
     expect(lossesB.length).toBe(6);
     lossesA.forEach((l, i) => expect(lossesB[i]).toBeCloseTo(l, 4));
   }, 120_000);
+});
+
+/** Every file under a folder, recursively. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((f) => join(dir, f)).filter((f) => statSync(f).isFile());
+}
+
+function expectSameWeights(dirA: string, dirB: string): void {
+  for (const file of ['mapper.safetensors', 'adapter_model.safetensors']) {
+    const a = tensors(join(dirA, file));
+    const b = tensors(join(dirB, file));
+    expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+    for (const [name, values] of a) expect(b.get(name), `${file}: ${name}`).toEqual(values);
+  }
+}
+
+describe('trainer with data.streaming', () => {
+  const streaming = { 'data.streaming': 'true', 'data.validationFraction': '0.3' };
+  const quiet = { pictures: false, progress: 'silent' as const, log: () => {} };
+
+  it('a streamed run stopped mid-epoch and resumed is bit-identical to an uninterrupted one (weights, metrics, memory)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mats-stream-resume-'));
+    const texts = makeData(dir);
+    const full = await train(tinyConfig(dir, 'full', streaming), { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    expect(full.step).toBe(6);
+    // 24 records, 30 % held out: step 3 (12 draws) is in the middle of the first epoch.
+    const stopped = await train(tinyConfig(dir, 'split', streaming), { ...quiet, stopAfterStep: 3, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    expect(stopped).toMatchObject({ step: 3, stopped: true });
+    const state = JSON.parse(readFileSync(join(dir, 'runs', 'split', 'checkpoints', 'step-00000003', 'state.json'), 'utf8'));
+    expect(state.sampler).toBeUndefined();
+    expect(state.data.sources[0]).toMatchObject({ epoch: 0, drawn: 12 }); // mid-epoch
+    const resumed = await train(tinyConfig(dir, 'split', streaming), { ...quiet, resume: true, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    expect(resumed).toMatchObject({ step: 6, stopped: false });
+
+    expectSameWeights(full.runDir, resumed.runDir);
+    const initial = tensors(join(dir, 'runs', 'split', 'checkpoints', 'step-00000003', 'adapter_model.safetensors'));
+    expect(JSON.stringify([...tensors(join(resumed.runDir, 'adapter_model.safetensors')).values()])).not.toEqual(JSON.stringify([...initial.values()]));
+    const metrics = (d: string) => readMetrics(d).map((m) => [m.step, m.loss, m.validationLoss]);
+    expect(metrics(resumed.runDir)).toEqual(metrics(full.runDir));
+    expect(metrics(full.runDir).filter((m) => m[2] !== undefined).length).toBe(3);
+    expect(readFileSync(join(resumed.runDir, 'santa.safetensors'))).toEqual(readFileSync(join(full.runDir, 'santa.safetensors')));
+    const summary = JSON.parse(readFileSync(join(full.runDir, 'train-summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ streaming: true, skippedLines: { [join(dir, 'train.jsonl')]: 0 } });
+    expect(summary.trainRecords + summary.validationRecords).toBe(24);
+
+    // The streamed run draws other batches than the in-memory one (a different mixer), so its weights differ.
+    const inMemory = await train(tinyConfig(dir, 'memory'), { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    expect(JSON.stringify([...tensors(join(inMemory.runDir, 'mapper.safetensors')).values()])).not.toEqual(JSON.stringify([...tensors(join(full.runDir, 'mapper.safetensors')).values()]));
+    // A streamed checkpoint is not resumed by the in-memory reader.
+    await expect(train(tinyConfig(dir, 'split', { 'data.validationFraction': '0.3' }), { ...quiet, resume: true, components: { clap: standInClap(), llm: standInLlm(texts) } })).rejects.toThrow(/different data\.streaming/);
+  }, 180_000);
+
+  it('micro-batches of streamed batches give the whole batch\'s update (dropout off)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mats-stream-micro-'));
+    const texts = makeData(dir);
+    const config = (name: string, micro: number | null) => {
+      const c = tinyConfig(dir, name, streaming);
+      return { ...c, lora: { ...c.lora, dropout: 0 }, train: { ...c.train, microBatch: micro } };
+    };
+    const whole = await train(config('whole', null), { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    const micro = await train(config('micro', 1), { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    for (const file of ['mapper.safetensors', 'adapter_model.safetensors']) {
+      const a = tensors(join(whole.runDir, file));
+      const b = tensors(join(micro.runDir, file));
+      for (const [name, values] of a) {
+        const other = b.get(name)!;
+        const diff = Math.max(...values.map((v, i) => Math.abs(v - other[i])));
+        expect(diff, `${file}: ${name}`).toBeLessThan(2e-5);
+      }
+    }
+    const losses = (d: string) => readMetrics(d).filter((m) => m.loss !== undefined).map((m) => m.loss as number);
+    expect(losses(micro.runDir).length).toBe(6);
+    losses(whole.runDir).forEach((l, i) => expect(losses(micro.runDir)[i]).toBeCloseTo(l, 4));
+  }, 180_000);
+
+  it('a truncated cache part is re-embedded, not trusted: the run equals one on an intact cache', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mats-stream-cache-'));
+    const texts = makeData(dir);
+    const reference = await train(tinyConfig(dir, 'reference', { ...streaming, 'cache.dir': join(dir, 'cache-ref'), 'train.steps': '2' }), { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    const config = tinyConfig(dir, 'repaired', { ...streaming, 'train.steps': '2' });
+    // The embedding stage alone (as a shard job would run it), then a part cut short.
+    await train(config, { ...quiet, stage: 'embed', components: { clap: standInClap(), llm: standInLlm(texts) } });
+    const parts = filesUnder(join(dir, 'cache')).filter((f) => f.endsWith('.safetensors')).sort();
+    expect(parts.length).toBe(3); // 24 records in parts of 8
+    truncateSync(parts[1], statSync(parts[1]).size - 10);
+    const lines: string[] = [];
+    const repaired = await train(config, { ...quiet, log: (l) => lines.push(l), components: { clap: standInClap(), llm: standInLlm(texts) } });
+    expect(lines.find((l) => l.startsWith('embedding cache (text, streamed'))).toMatch(/1 part\(s\) embedded, 2 already there/);
+    expectSameWeights(reference.runDir, repaired.runDir);
+  }, 180_000);
+
+  it('bad input: a malformed line stops at file:line, or is skipped and counted with data.skipBad', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mats-stream-bad-'));
+    const texts = makeData(dir);
+    appendFileSync(join(dir, 'train.jsonl'), '{"id": "broken", "text": \n');
+    const file = join(dir, 'train.jsonl');
+    await expect(train(tinyConfig(dir, 'stops', { ...streaming, 'train.steps': '1' }), { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } })).rejects.toThrow(`${file}:25`);
+    const skipped = await train(tinyConfig(dir, 'skips', { ...streaming, 'data.skipBad': 'true', 'train.steps': '1' }), { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    expect(JSON.parse(readFileSync(join(skipped.runDir, 'train-summary.json'), 'utf8')).skippedLines).toEqual({ [file]: 1 });
+    await expect(train(tinyConfig(dir, 'in-memory', { 'data.skipBad': 'true' }), { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } })).rejects.toThrow('data.skipBad: skipping malformed lines needs the streaming reader (data.streaming: true)');
+  }, 180_000);
 });

@@ -196,7 +196,7 @@ export class StreamingTrainingData {
    */
   async start(embedders: Partial<Record<InputKind, Embed>> = {}, state?: RecordStreamState): Promise<void> {
     await this.stream?.close();
-    this.embedders = embedders;
+    this.useEncoders(embedders);
     this.stream = await RecordStream.open(
       this.sources.map((s) => ({ name: s.name, path: s.file, weight: s.weight })),
       {
@@ -209,6 +209,31 @@ export class StreamingTrainingData {
       },
       state,
     );
+  }
+
+  /**
+   * The encoders that re-embed a cache part found unusable (truncated or missing) after the embedding
+   * stage, for the memory and validation passes too; `start` sets them as well.
+   */
+  useEncoders(embedders: Partial<Record<InputKind, Embed>>): void {
+    this.embedders = embedders;
+  }
+
+  /**
+   * Up to `size` (text, clip) pairs of distinct clips among the training records that carry one: a
+   * seeded reservoir sample over one pass (paper Figure 3). Memory: `size` records.
+   */
+  async sampleClips(size: number, seed: number | string): Promise<{ text: string; audio: string }[]> {
+    const self = this;
+    async function* clips() {
+      for (const source of self.sources) {
+        for await (const r of scanRecords(source.file, { skipBad: self.options.skipBad, keep: (rec) => !isHeldOut(rec, self.threshold) })) {
+          if (r.record.audio) yield { text: r.record.text, audio: audioPath(source.audioBase, r.record.audio) };
+        }
+      }
+    }
+    const seen = new Set<string>();
+    return (await reservoirSample(clips(), size, seed)).filter((p) => !seen.has(p.audio) && seen.add(p.audio));
   }
 
   /** The next `count` training records of the mix and their input embeddings. */

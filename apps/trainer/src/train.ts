@@ -1,8 +1,8 @@
 /**
  * The trainer: MATS (text only, paper eq. 1-2) or MATS-Audio, in named stages -
- * `prepareEmbeddings` (the CLAP embedding cache), `buildOrLoadMemory` (Santa's memory),
- * `buildModel` (a `MatsModel` with a fresh or checkpointed mapper and LoRA adapter) - then a
- * `Trainer` that steps, validates, checkpoints and resumes exactly.
+ * `prepareEmbeddings` (the CLAP embedding cache; `prepareStreamingData` with `data.streaming`),
+ * `buildOrLoadMemory` (Santa's memory), `buildModel` (a `MatsModel` with a fresh or checkpointed
+ * mapper and LoRA adapter) - then a `Trainer` that steps, validates, checkpoints and resumes exactly.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +27,7 @@ import { buildMemory, loadMemory, saveMemory, type SantaMemory } from '@mats/san
 import {
   type CacheSpec,
   type CheckpointRef,
+  ConfigSchema,
   type MatsConfig,
   RUN_FILES,
   appendMetrics,
@@ -53,8 +54,9 @@ import {
   writeJson,
   writeLossCurve,
 } from '@mats/app-shared';
+import { type BatchSource, type BatchSourceState, InMemoryBatches, StreamingBatches } from './batches.js';
 import { type TrainRecord, type TrainingData, loadTrainingData, uniqueIndex } from './data.js';
-import { MixedSampler, type SamplerState } from './sampler.js';
+import { StreamingTrainingData } from './stream-data.js';
 
 export interface TrainOptions {
   /** Continue from the run folder's latest checkpoint. */
@@ -87,12 +89,12 @@ export interface TrainResult {
   seconds: number;
 }
 
-interface CheckpointState {
+/** A checkpoint's state.json: the step, the rng streams, and the data position (`sampler` or `data`). */
+type CheckpointState = {
   step: number;
   rng: { noise: RngState; dropout: RngState };
-  sampler: SamplerState;
   lossWindow: number[];
-}
+} & BatchSourceState;
 
 /** Everything a run folder's config.json must agree on for `--resume` to continue exactly. */
 function resumeKey(config: MatsConfig): unknown {
@@ -161,18 +163,52 @@ export async function prepareEmbeddings(config: MatsConfig, data: TrainingData, 
 }
 
 /**
- * Stage 2: Santa's memory - noisy embeddings of (at most M of) the distinct training texts,
- * clustered with k-means and saved; a resumed run reads the saved one.
+ * Stage 1 with `data.streaming`: opens the JSONL sources (one counting pass each) and fills this
+ * shard's parts of the per-source embedding caches. Null with `stage: 'embed'` or `'merge'` (a
+ * streamed cache has nothing to merge: its parts are read as they are).
  */
-export function buildOrLoadMemory(config: MatsConfig, runDir: string, data: TrainingData, prepared: PreparedEmbeddings, resume: boolean, log: (line: string) => void): SantaMemory {
+export async function prepareStreamingData(config: MatsConfig, clap: ClapEncoder, options: TrainOptions = {}): Promise<StreamingTrainingData | null> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const stage = options.stage ?? 'all';
+  const variant = config.train.variant === 'audio' ? 'audio' : 'text';
+  const data = await StreamingTrainingData.open(config, { modelKey: clapFingerprint(config), variant, skipBad: config.data.skipBad, log });
+  if (stage === 'merge') {
+    log('embedding cache: data.streaming reads the parts as they are; there is nothing to merge');
+    return null;
+  }
+  for (const [kind, embed] of Object.entries(streamEncoders(clap, variant))) {
+    const progress = createProgress({ label: `embed ${kind} (${data.sources.length} source(s))`, total: data.sources.length, unit: 'sources', mode: options.progress });
+    const result = await data.embed(kind as 'text' | 'audio', embed, { shard: options.shard, onPart: (s) => progress.update(s) });
+    progress.stop();
+    log(`embedding cache (${kind}, streamed, ${data.sources.reduce((n, s) => n + s.records, 0)} records): ${result.embedded} part(s) embedded, ${result.skipped} already there`);
+  }
+  if (stage === 'embed') {
+    await data.close();
+    return null;
+  }
+  return data;
+}
+
+/** The encoders of the streamed caches: texts always (Santa's memory), clips for MATS-Audio. */
+function streamEncoders(clap: ClapEncoder, variant: 'text' | 'audio'): { text: (items: string[]) => Promise<Embeddings>; audio?: (items: string[]) => Promise<Embeddings> } {
+  const text = (items: string[]) => clap.embedText(items);
+  if (variant === 'text') return { text };
+  return { text, audio: async (items) => clap.embedAudio(await Promise.all(items.map((p) => decodeAudioFile(p)))) };
+}
+
+/**
+ * Stage 2: Santa's memory - noisy embeddings of (at most M of) the distinct training texts (with
+ * `data.streaming`, a seeded reservoir sample of M training records), clustered with k-means and
+ * saved; a resumed run reads the saved one.
+ */
+export async function buildOrLoadMemory(config: MatsConfig, runDir: string, batches: BatchSource, resume: boolean, log: (line: string) => void): Promise<SantaMemory> {
   const memoryFile = join(runDir, RUN_FILES.santa);
   if (resume && existsSync(memoryFile)) return loadMemory(memoryFile);
-  const trainTexts = uniqueIndex(data.train.flat().map((r) => r.text)).unique;
-  const rows = trainTexts.map((t) => prepared.texts.rowOf.get(t)!);
-  const m = Math.min(config.santa.memorySize, rows.length);
-  if (config.santa.k > m) throw new Error(`santa.k: ${config.santa.k} clusters but the memory has only ${m} texts (santa.memorySize ${config.santa.memorySize}, ${rows.length} distinct training texts)`);
+  const texts = await batches.memoryTexts(config.santa.memorySize);
+  const m = Math.min(config.santa.memorySize, texts.rows);
+  if (config.santa.k > m) throw new Error(`santa.k: ${config.santa.k} clusters but the memory has only ${m} texts (santa.memorySize ${config.santa.memorySize}, ${texts.rows} distinct training texts)`);
   const t0 = Date.now();
-  const memory = buildMemory(selectRows(prepared.textEmbeddings, rows), {
+  const memory = buildMemory(texts, {
     k: config.santa.k,
     variance: config.train.noiseVariance,
     iterations: config.santa.iterations,
@@ -190,9 +226,9 @@ export function buildModel(config: MatsConfig, parts: { clap: ClapEncoder; llm: 
 }
 
 /**
- * The training loop's state: sampler, optimizer, noise and dropout streams, step. `step()` is one
- * AdamW update over `train.batchSize` records (as `train.microBatch`-sized micro-batches whose
- * gradients are summed, when set); `checkpoint()` and `resume()` save and restore all of it, so a
+ * The training loop's state: data position, optimizer, noise and dropout streams, step. `trainStep()`
+ * is one AdamW update over `train.batchSize` records (as `train.microBatch`-sized micro-batches whose
+ * gradients are summed, when set); `checkpoint()` and `start()` save and restore all of it, so a
  * resumed run is bit-identical to an uninterrupted one.
  */
 export class Trainer {
@@ -200,29 +236,24 @@ export class Trainer {
   lossWindow: number[] = [];
   lr = 0;
   private readonly optimizer: AdamW;
-  private readonly sampler: MixedSampler;
   private readonly noiseRng: Rng;
   private readonly dropoutRng: Rng;
-  /** Each record is tokenised once. */
+  /**
+   * Tokenisations by record object: in memory each record is tokenised once; streamed training
+   * records are new objects on every draw (tokenised per draw, nothing kept), the streamed
+   * validation records are kept and tokenised once.
+   */
   private readonly examples = new WeakMap<TrainRecord, PrefixLmExample>();
-  readonly validation: TrainRecord[];
 
   constructor(
     readonly model: MatsModel,
     readonly config: MatsConfig,
-    readonly data: TrainingData,
-    readonly prepared: PreparedEmbeddings,
+    readonly batches: BatchSource,
     readonly runDir: string,
   ) {
     this.optimizer = new AdamW(model.trainableVariables, { weightDecay: config.train.weightDecay });
-    this.sampler = new MixedSampler(
-      data.train.map((s) => s.length),
-      data.weights,
-      config.seed,
-    );
     this.noiseRng = new Rng(`${config.seed}/noise`);
     this.dropoutRng = new Rng(`${config.seed}/dropout`);
-    this.validation = data.validation.slice(0, config.data.validationMax);
   }
 
   private example(record: TrainRecord): PrefixLmExample {
@@ -242,19 +273,19 @@ export class Trainer {
   }
 
   /** One update; returns the batch loss. */
-  trainStep(): number {
+  async trainStep(): Promise<number> {
     const t = this.config.train;
-    const records = this.sampler.next(t.batchSize).map((d) => this.data.train[d.source][d.index]);
+    const { records, inputs } = await this.batches.next(t.batchSize);
     this.lr = this.learningRate(this.step);
     const micro = t.microBatch ?? records.length;
-    const chunks: TrainRecord[][] = [];
-    for (let i = 0; i < records.length; i += micro) chunks.push(records.slice(i, i + micro));
+    const chunks: number[][] = [];
+    for (let i = 0; i < records.length; i += micro) chunks.push(Array.from({ length: Math.min(micro, records.length - i) }, (_, k) => i + k));
     // With micro-batches every loss is divided by the whole batch's token count, so the summed
     // gradients are the full batch's.
     const denominator = chunks.length > 1 ? records.reduce((n, r) => n + this.example(r).answer.length + 1, 0) : undefined;
     const losses = chunks.map((chunk) => () =>
       this.model.trainingLoss(
-        { embeddings: selectRows(this.prepared.inputs, chunk.map(this.prepared.inputRow)), examples: chunk.map((r) => this.example(r)) },
+        { embeddings: chunks.length === 1 ? inputs : selectRows(inputs, chunk), examples: chunk.map((k) => this.example(records[k])) },
         { noise: this.noise(this.noiseRng), training: true, dropoutRng: this.dropoutRng, denominator },
       ),
     );
@@ -266,14 +297,13 @@ export class Trainer {
   }
 
   /** Mean loss over the held-out records, with the same noise at every validation. */
-  validate(): number | null {
-    if (this.validation.length === 0) return null;
+  async validate(): Promise<number | null> {
+    if (this.batches.validationRecords === 0) return null;
     const rng = new Rng(`${this.config.seed}/validation-noise`);
     let total = 0;
     let count = 0;
-    for (let i = 0; i < this.validation.length; i += this.config.train.batchSize) {
-      const records = this.validation.slice(i, i + this.config.train.batchSize);
-      const batch = { embeddings: selectRows(this.prepared.inputs, records.map(this.prepared.inputRow)), examples: records.map((r) => this.example(r)) };
+    for await (const { records, inputs } of this.batches.validation(this.config.train.batchSize)) {
+      const batch = { embeddings: inputs, examples: records.map((r) => this.example(r)) };
       const value = tf.tidy(() => this.model.trainingLoss(batch, { noise: this.noise(rng), training: false }));
       total += value.dataSync()[0] * records.length;
       value.dispose();
@@ -282,7 +312,7 @@ export class Trainer {
     return total / count;
   }
 
-  /** Writes checkpoints/step-N (mapper, adapter, optimizer moments, sampler and rng state). */
+  /** Writes checkpoints/step-N (mapper, adapter, optimizer moments, data position and rng state). */
   async checkpoint(): Promise<void> {
     await writeCheckpoint(
       this.runDir,
@@ -291,18 +321,22 @@ export class Trainer {
         this.model.mapper.save(join(dir, RUN_FILES.mapper));
         await saveLora(this.model.adapter, dir);
         await writeOptimizer(join(dir, 'optimizer.safetensors'), this.optimizer);
-        const state: CheckpointState = { step: this.step, rng: { noise: this.noiseRng.getState(), dropout: this.dropoutRng.getState() }, sampler: this.sampler.getState(), lossWindow: this.lossWindow };
+        const state: CheckpointState = { step: this.step, rng: { noise: this.noiseRng.getState(), dropout: this.dropoutRng.getState() }, ...this.batches.getState(), lossWindow: this.lossWindow };
         writeJson(join(dir, 'state.json'), state);
       },
       this.config.train.keepCheckpoints,
     );
   }
 
-  /** Restores the optimizer, sampler, rng streams and step of a checkpoint (the weights are the model's). */
-  resume(checkpoint: CheckpointRef): void {
+  /**
+   * Opens the data at its start, or restores the optimizer, data position, rng streams and step of a
+   * checkpoint (the weights are the model's).
+   */
+  async start(checkpoint: CheckpointRef | null): Promise<void> {
+    if (!checkpoint) return this.batches.start();
     const state = readJson<CheckpointState>(join(checkpoint.dir, 'state.json'), 'checkpoint state');
     this.optimizer.setState(readOptimizer(join(checkpoint.dir, 'optimizer.safetensors'), this.optimizer.variables.length));
-    this.sampler.setState(state.sampler);
+    await this.batches.start(state);
     this.noiseRng.setState(state.rng.noise);
     this.dropoutRng.setState(state.rng.dropout);
     this.step = state.step;
@@ -325,22 +359,19 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
 
   const runDir = runDirOf(config);
   if (stage === 'all') prepareRunDir(runDir, config, options);
-  const data = await loadTrainingData(config, config.train.variant === 'audio');
-  const trainCount = data.train.reduce((n, s) => n + s.length, 0);
-  log(`data: ${trainCount} training records from ${data.files.length} source(s), ${data.validation.length} held out for validation`);
-
   const clap = options.components?.clap ?? (await loadClap(config));
-  const prepared = await prepareEmbeddings(config, data, clap, options);
-  if (!prepared) {
+  const batches = config.data.streaming ? await streamedBatches(config, clap, options) : await inMemoryBatches(config, clap, options);
+  if (!batches) {
     await clap.dispose();
     return { runDir, step: 0, stopped: false, finalLoss: null, validationLoss: null, seconds: (Date.now() - started) / 1000 };
   }
-  const memory = buildOrLoadMemory(config, runDir, data, prepared, options.resume ?? false, log);
+  log(`data: ${batches.trainRecords} training records from ${config.data.train.length} source(s)${config.data.streaming ? ' (streamed)' : ''}, ${batches.validationRecords} held out for validation`);
+  const memory = await buildOrLoadMemory(config, runDir, batches, options.resume ?? false, log);
   const checkpoint = options.resume ? latestCheckpoint(runDir) : null;
   const model = buildModel(config, { clap, llm: options.components?.llm ?? loadLlm(config), memory }, checkpoint);
-  const trainer = new Trainer(model, config, data, prepared, runDir);
+  const trainer = new Trainer(model, config, batches, runDir);
+  await trainer.start(checkpoint);
   if (checkpoint) {
-    trainer.resume(checkpoint);
     truncateMetrics(runDir, trainer.step);
     log(`resuming ${runDir} from step ${trainer.step} (${checkpoint.dir})`);
   } else {
@@ -357,7 +388,7 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
   let windowSamples = 0;
   let stopped = false;
   while (trainer.step < steps) {
-    lastLoss = trainer.trainStep();
+    lastLoss = await trainer.trainStep();
     const step = trainer.step;
     windowSamples += config.train.batchSize;
     if (step % config.train.logEvery === 0 || step === steps) {
@@ -371,7 +402,7 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
     }
     progress.update(step, { loss: lastLoss ?? NaN, lr: trainer.lr });
     if ((config.train.validateEvery > 0 && step % config.train.validateEvery === 0) || step === steps) {
-      lastValidation = trainer.validate();
+      lastValidation = await trainer.validate();
       if (lastValidation !== null) appendMetrics(runDir, { step, validationLoss: round(lastValidation) });
     }
     const stopHere = options.stopAfterStep === step && step < steps;
@@ -393,8 +424,10 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
       finalLoss: lastLoss,
       validationLoss: lastValidation,
       seconds: (Date.now() - started) / 1000,
-      trainRecords: trainCount,
-      validationRecords: trainer.validation.length,
+      streaming: config.data.streaming,
+      trainRecords: batches.trainRecords,
+      validationRecords: batches.validationRecords,
+      ...batches.report(),
       memory: { rows: memory.memory.rows, clusters: memory.centroids.rows },
       mapperParameters: model.mapper.parameterCount,
       loraParameters: model.loraParameterCount,
@@ -402,7 +435,7 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
     writeJson(join(runDir, RUN_FILES.summary), summary);
     if (options.pictures ?? true) {
       await writeLossCurve(join(runDir, RUN_FILES.lossPlot), metrics, `MATS training (${config.name})`);
-      const pairs = figurePairs(data, config.seed);
+      const pairs = await batches.figurePairs(config.seed);
       if (pairs.length >= 10) {
         const stats = await writeFigure3(join(runDir, RUN_FILES.figure3), clap, memory, pairs, config);
         writeJson(join(runDir, 'figure3.json'), stats);
@@ -414,8 +447,23 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
     log(`run folder: ${runDir} (runs/latest points here); trained ${steps} steps in ${formatDuration(summary.seconds)}, final loss ${lastLoss?.toFixed(4)}, validation loss ${lastValidation?.toFixed(4) ?? 'n/a'}`);
   }
   model.mapper.dispose();
+  await batches.close();
   await clap.dispose();
   return { runDir, step: trainer.step, stopped, finalLoss: lastLoss, validationLoss: lastValidation, seconds: (Date.now() - started) / 1000 };
+}
+
+/** The in-memory data path: every record and the merged cache (null when only embedding). */
+async function inMemoryBatches(config: MatsConfig, clap: ClapEncoder, options: TrainOptions): Promise<BatchSource | null> {
+  if (config.data.skipBad) throw new Error('data.skipBad: skipping malformed lines needs the streaming reader (data.streaming: true)');
+  const data = await loadTrainingData(config, config.train.variant === 'audio');
+  const prepared = await prepareEmbeddings(config, data, clap, options);
+  return prepared ? new InMemoryBatches(data, prepared, config.seed, config.data.validationMax) : null;
+}
+
+/** The streaming data path (`data.streaming: true`; null when only embedding). */
+async function streamedBatches(config: MatsConfig, clap: ClapEncoder, options: TrainOptions): Promise<BatchSource | null> {
+  const data = await prepareStreamingData(config, clap, options);
+  return data ? new StreamingBatches(data, streamEncoders(clap, config.train.variant === 'audio' ? 'audio' : 'text')) : null;
 }
 
 function round(v: number, digits = 6): number {
@@ -431,7 +479,9 @@ function prepareRunDir(runDir: string, config: MatsConfig, options: TrainOptions
     } else if (options.resume) {
       if (existsSync(configFile)) {
         const stored = readJson<{ config: MatsConfig }>(configFile, 'run config');
-        const diff = firstDifference(resumeKey(stored.config), resumeKey(config));
+        // Parsed again so the fields added since (with defaults, e.g. data.streaming) compare as their defaults.
+        const parsed = ConfigSchema.safeParse(stored.config);
+        const diff = firstDifference(resumeKey(parsed.success ? parsed.data : stored.config), resumeKey(config));
         if (diff) throw new Error(`--resume: ${configFile} has a different ${diff} than the current config; a resumed run must use the same settings (only train.steps and the logging/checkpoint intervals may change)`);
       }
     } else {
@@ -462,13 +512,3 @@ function readOptimizer(path: string, variables: number) {
   }
   return { step: Number(st.metadata.step), m, v };
 }
-
-/** Up to 350 (text, clip) pairs from the training records that carry a clip (paper Figure 3). */
-function figurePairs(data: TrainingData, seed: number): { text: string; audio: string }[] {
-  const byClip = new Map<string, string>();
-  for (const r of data.train.flat()) if (r.audio && !byClip.has(r.audio)) byClip.set(r.audio, r.text);
-  const clips = [...byClip.keys()];
-  new Rng(`${seed}/figure3`).shuffle(clips);
-  return clips.slice(0, 350).map((audio) => ({ audio, text: byClip.get(audio)! }));
-}
-
