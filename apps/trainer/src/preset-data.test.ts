@@ -4,14 +4,20 @@
  * record's clip (as the trainer resolves it) and every evaluation item's clip (as the evaluator
  * resolves it: `audioDir` joined with the item's `audio`) is a real file.
  * (ESC-50 is unpacked as GitHub's zip names it, ESC-50-master: the preset must not guess data set folders.)
+ * Then the preset itself (streaming) trains 2 steps on that tree, with the ONNX-contract CLAP fixtures of
+ * @mats/clap and a random tiny GPT-2 folder in place of msclap and GPT-2 small.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Rng } from '@mats/core';
 import { convertDataset, writeWav } from '@mats/datasets';
-import { resolveConfig, resolvePath } from '@mats/app-shared';
+import { buildWordLevelTokenizer, createCausalLM, makeConfig, saveCausalLM, tokenizerFromJson } from '@mats/llm-lora';
+import { readMetrics, resolveConfig, resolvePath } from '@mats/app-shared';
 import { loadTrainingData } from './data.js';
+import { train } from './train.js';
 
 const root = mkdtempSync(join(tmpdir(), 'preset-data-'));
 const previousBase = process.env.MATS_BASE_DIR;
@@ -96,4 +102,49 @@ describe('mats-gpt2 preset paths and mats-data convert', () => {
     const esc = JSON.parse(readFileSync(d('data/eval/esc50.json'), 'utf8'));
     expect(resolve(resolvePath(config.eval.classify.audioDir), esc[0].audio)).toBe(d('data/ESC-50-master/audio/5-9032-A-0.wav'));
   });
+
+  it('the mats-gpt2 preset (streaming) trains 2 steps on the converted tree', async () => {
+    // Runs after the test above, on the tree it converted.
+    process.env.MATS_BASE_DIR = root;
+    const jsonl = readdirSync(join(root, 'data/audiotia')).filter((f) => f.endsWith('.jsonl'));
+    expect(jsonl.length).toBe(7);
+    const words: string[] = [];
+    for (const f of jsonl) {
+      for (const line of readFileSync(join(root, 'data/audiotia', f), 'utf8').split('\n').filter(Boolean)) {
+        const r = JSON.parse(line) as { instruction: string; answer: string };
+        words.push(r.instruction, r.answer);
+      }
+    }
+    // A random GPT-2 in Hugging Face's layout (config.json, model.safetensors, tokenizer.json).
+    const tokenizerJson = buildWordLevelTokenizer(words);
+    const tokenizer = tokenizerFromJson(tokenizerJson);
+    const lm = createCausalLM(makeConfig({ vocabSize: tokenizer.vocabSize, nEmbd: 16, nLayer: 1, nHead: 2, nPositions: 128, eosTokenId: tokenizer.eosId }), new Rng(1), tokenizer);
+    await saveCausalLM(lm, join(root, 'models/gpt2'), tokenizerJson);
+    const fixture = (name: string) => fileURLToPath(new URL(`../../../packages/clap/fixtures/${name}`, import.meta.url));
+    const o = (path: string, raw: string) => ({ path, raw });
+    const config = resolveConfig({
+      preset: 'mats-gpt2',
+      overrides: [
+        o('clap.audioModel', fixture('tiny_audio.onnx')),
+        o('clap.textModel', fixture('tiny_text.onnx')),
+        o('backend', 'wasm'),
+        o('data.validationFraction', '0'),
+        o('train.steps', '2'),
+        o('train.batchSize', '4'),
+        o('train.warmupSteps', '1'),
+        o('santa.k', '2'),
+        o('santa.memorySize', '8'),
+      ],
+    });
+    expect(config.data.streaming).toBe(true);
+    const lines: string[] = [];
+    const result = await train(config, { pictures: false, progress: 'silent', log: (l) => lines.push(l) });
+    expect(result).toMatchObject({ step: 2, stopped: false });
+    expect(result.runDir).toBe(join(root, 'runs', 'mats-gpt2'));
+    expect(lines.find((l) => l.startsWith('data: '))).toBe('data: 12 training records from 7 source(s) (streamed), 0 held out for validation');
+    expect(readMetrics(result.runDir).filter((m) => m.loss !== undefined).map((m) => m.step)).toContain(2);
+    const summary = JSON.parse(readFileSync(join(result.runDir, 'train-summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ streaming: true, trainRecords: 12, memory: { clusters: 2 } });
+    expect(Number.isFinite(summary.finalLoss)).toBe(true);
+  }, 300_000);
 });

@@ -177,8 +177,11 @@ export async function prepareStreamingData(config: MatsConfig, clap: ClapEncoder
     return null;
   }
   for (const [kind, embed] of Object.entries(streamEncoders(clap, variant))) {
-    const progress = createProgress({ label: `embed ${kind} (${data.sources.length} source(s))`, total: data.sources.length, unit: 'sources', mode: options.progress });
-    const result = await data.embed(kind as 'text' | 'audio', embed, { shard: options.shard, onPart: (s) => progress.update(s) });
+    const parts = data.sources.map((s) => Math.ceil(s.records / config.cache.partSize));
+    const mine = parts.reduce((n, p) => n + (options.shard ? shardParts(p, options.shard.index, options.shard.count).length : p), 0);
+    const progress = createProgress({ label: `embed ${kind} (${data.sources.length} source(s))`, total: mine, unit: 'parts', mode: options.progress });
+    let done = 0;
+    const result = await data.embed(kind as 'text' | 'audio', embed, { shard: options.shard, onPart: () => progress.update(++done) });
     progress.stop();
     log(`embedding cache (${kind}, streamed, ${data.sources.reduce((n, s) => n + s.records, 0)} records): ${result.embedded} part(s) embedded, ${result.skipped} already there`);
   }
