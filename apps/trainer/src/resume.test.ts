@@ -125,6 +125,20 @@ describe('trainer resume', () => {
     await expect(train(tinyConfig(dir, 'r'), { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } })).rejects.toThrow(/already exists: pass --resume/);
   }, 60_000);
 
+  it('resumes a run folder written before data.streaming existed (its config.json lacks the new fields)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mats-resume-old-'));
+    const texts = makeData(dir);
+    const quiet = { pictures: false, progress: 'silent' as const, log: () => {} };
+    await train(tinyConfig(dir, 'old'), { ...quiet, stopAfterStep: 2, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    const configFile = join(dir, 'runs', 'old', 'config.json');
+    const stored = JSON.parse(readFileSync(configFile, 'utf8'));
+    delete stored.config.data.streaming;
+    delete stored.config.data.skipBad;
+    writeFileSync(configFile, JSON.stringify(stored));
+    const resumed = await train(tinyConfig(dir, 'old'), { ...quiet, resume: true, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    expect(resumed).toMatchObject({ step: 6, stopped: false });
+  }, 60_000);
+
   it('micro-batches with summed gradients give the whole batch\'s update (dropout off)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mats-micro-'));
     const texts = makeData(dir);
