@@ -156,6 +156,9 @@ describe.skipIf(!probe.available)(`webgpu on this machine's adapter${probe.avail
       expect(info.adapter!.maxStorageBufferBindingSize).toBeGreaterThan(0);
       const got = await tf.matMul(tf.tensor2d(a, [2, 3]), tf.tensor2d(b, [3, 2])).data();
       expect(Array.from(got)).toEqual(Array.from(want));
+      // Node has no synchronous GPU readback: a clear error instead of "OffscreenCanvas is not defined".
+      expect(Array.from(tf.tensor1d([1, 2]).dataSync())).toEqual([1, 2]); // still on the CPU side
+      expect(() => tf.matMul(tf.tensor2d(a, [2, 3]), tf.tensor2d(b, [3, 2])).dataSync()).toThrow(/synchronous read of a GPU tensor .* not possible in Node.*await tensor\.data\(\)/);
       const auto = await selectBackend('auto');
       expect(auto.selected).toBe(info.adapter!.software ? 'wasm' : 'webgpu');
     } finally {

@@ -150,12 +150,44 @@ export async function installWebGpu(
     return { reason: `the optional package "@tensorflow/tfjs-backend-webgpu" could not be loaded (${(err as Error).message.split('\n')[0]}); install it with \`npm install @tensorflow/tfjs-backend-webgpu\`` };
   }
   if (!tf.findBackendFactory('webgpu') && registeredFactory) tf.registerBackend('webgpu', registeredFactory);
-  if (!tf.findBackendFactory('webgpu')) {
+  const factory = tf.findBackendFactory('webgpu');
+  if (!factory) {
     releaseWebGpu();
     return { reason: '@tensorflow/tfjs-backend-webgpu did not register the "webgpu" backend: it was imported before navigator.gpu was set (import it only through selectBackend)' };
   }
+  if (!guardedFactories.has(factory)) {
+    tf.removeBackend('webgpu');
+    const guarded = async () => guardSyncReads((await factory()) as SyncReadingBackend);
+    guardedFactories.add(guarded);
+    tf.registerBackend('webgpu', guarded);
+  }
   active = opened.info;
   return { info: opened.info };
+}
+
+const guardedFactories = new WeakSet<object>();
+
+interface SyncReadingBackend extends tf.KernelBackend {
+  tensorMap: { get(dataId: object): { values?: unknown; dtype: string } | undefined };
+}
+
+/**
+ * tfjs-webgpu reads a GPU tensor synchronously (dataSync, arraySync) through OffscreenCanvas, which
+ * Node does not have: the error would be "OffscreenCanvas is not defined". Values still held on the
+ * CPU are returned as before; a GPU-resident tensor gets an error that says what to do instead.
+ */
+function guardSyncReads(backend: SyncReadingBackend): SyncReadingBackend {
+  if (typeof backend.tensorMap?.get !== 'function') return backend; // not tfjs-webgpu's backend (tests)
+  const readSync = backend.readSync.bind(backend);
+  backend.readSync = (dataId: object) => {
+    const data = backend.tensorMap.get(dataId);
+    if (!data || data.values != null || data.dtype === 'string' || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined') return readSync(dataId);
+    throw new Error(
+      'webgpu: a synchronous read of a GPU tensor (dataSync / arraySync / bufferSync) is not possible in Node ' +
+        '(tfjs-webgpu needs OffscreenCanvas for it); read with `await tensor.data()` instead',
+    );
+  };
+  return backend;
 }
 
 function softwareReason(info: WebGpuAdapterInfo): string {
