@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { probeWebGpu, releaseWebGpu, selectBackend } from '@mats/core';
-import { type CausalLM, buildPrefixLmBatch, loadCausalLM, loadLora, weightedCrossEntropy } from './index.js';
+import { type CausalLM, buildPrefixLmBatch, generate, loadCausalLM, loadLora, weightedCrossEntropy } from './index.js';
 
 const fixtures = new URL('../fixtures/', import.meta.url).pathname;
 const ref = JSON.parse(readFileSync(join(fixtures, 'reference.json'), 'utf8'));
@@ -103,5 +103,16 @@ describe.skipIf(!probe.available)(`GPT-2 + LoRA on webgpu${reason}`, { timeout: 
   // asynchronous read first (see the webgpu section of the root README).
   it.todo('prefixLmLoss on webgpu (frozenHeadCrossEntropy reads the picked probabilities with dataSync)');
   it.todo('trainStep / AdamW on webgpu (the update reads gradients and parameters with dataSync)');
-  it.todo('generate on webgpu (processLogits reads the logits with dataSync)');
+
+  it('greedy generation with the KV cache equals the PyTorch reference (plain, penalty 2 + no-repeat-ngram 2)', async () => {
+    await selectBackend('webgpu');
+    const model = loadCausalLM(join(fixtures, 'gpt2-tiny'));
+    const C = model.config.nEmbd;
+    const prefix = { data: new Float32Array(ref.prefix.slice(0, 3 * C)), shape: [3, C] as [number, number] };
+    const input = { prefix, promptIds: ref.generation.prompt as number[] };
+    expect((await generate(model, input, { maxNewTokens: 12 })).ids).toEqual(ref.generation.greedy);
+    expect((await generate(model, input, { maxNewTokens: 12, repetitionPenalty: 2, noRepeatNgramSize: 2 })).ids).toEqual(ref.generation.greedy_rep2_ngram2);
+    expect(tf.getBackend()).toBe('webgpu');
+    model.dispose();
+  });
 });
