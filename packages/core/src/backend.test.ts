@@ -159,6 +159,9 @@ describe.skipIf(!probe.available)(`webgpu on this machine's adapter${probe.avail
       // Node has no synchronous GPU readback: a clear error instead of "OffscreenCanvas is not defined".
       expect(Array.from(tf.tensor1d([1, 2]).dataSync())).toEqual([1, 2]); // still on the CPU side
       expect(() => tf.matMul(tf.tensor2d(a, [2, 3]), tf.tensor2d(b, [3, 2])).dataSync()).toThrow(/synchronous read of a GPU tensor .* not possible in Node.*await tensor\.data\(\)/);
+      // addN over more inputs than a shader may bind (8 storage buffers on lavapipe): 20 tensors, exact sum.
+      const many = Array.from({ length: 20 }, (_, i) => tf.tensor1d([i, -2 * i, 0.5]));
+      expect(Array.from(await tf.addN(many).data())).toEqual([190, -380, 10]);
       const auto = await selectBackend('auto');
       expect(auto.selected).toBe(info.adapter!.software ? 'wasm' : 'webgpu');
     } finally {

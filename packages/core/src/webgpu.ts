@@ -155,6 +155,7 @@ export async function installWebGpu(
     releaseWebGpu();
     return { reason: '@tensorflow/tfjs-backend-webgpu did not register the "webgpu" backend: it was imported before navigator.gpu was set (import it only through selectBackend)' };
   }
+  chunkAddN();
   if (!guardedFactories.has(factory)) {
     tf.removeBackend('webgpu');
     const guarded = async () => guardSyncReads((await factory()) as SyncReadingBackend);
@@ -166,6 +167,37 @@ export async function installWebGpu(
 }
 
 const guardedFactories = new WeakSet<object>();
+let addNChunked = false;
+
+/**
+ * tfjs-webgpu's AddN binds every input in one shader; past the device's
+ * maxStorageBuffersPerShaderStage (8 on many adapters) Dawn rejects the pipeline and the sum is
+ * silently wrong (tf.addN over a model's gradients hits this). Concat already splits its inputs;
+ * this makes AddN do the same: partial sums of at most limit - 1 inputs, then their sum.
+ */
+function chunkAddN(): void {
+  if (addNChunked) return;
+  const original = tf.getKernel('AddN', 'webgpu');
+  if (!original) return;
+  addNChunked = true;
+  type Args = Parameters<typeof original.kernelFunc>[0];
+  const kernelFunc = (args: Args): tf.TensorInfo => {
+    const inputs = args.inputs as unknown as tf.TensorInfo[];
+    const backend = args.backend as unknown as { device: { limits: { maxStorageBuffersPerShaderStage: number } }; disposeData(id: object): void };
+    const max = Math.max(2, backend.device.limits.maxStorageBuffersPerShaderStage - 1);
+    if (inputs.length <= max) return original.kernelFunc(args) as tf.TensorInfo;
+    const partials: tf.TensorInfo[] = [];
+    for (let i = 0; i < inputs.length; i += max) {
+      const group = inputs.slice(i, i + max);
+      partials.push(group.length === 1 ? group[0] : (original.kernelFunc({ ...args, inputs: group as unknown as Args['inputs'] }) as tf.TensorInfo));
+    }
+    const sum = kernelFunc({ ...args, inputs: partials as unknown as Args['inputs'] });
+    for (const p of partials) if (!inputs.includes(p)) backend.disposeData(p.dataId);
+    return sum;
+  };
+  tf.unregisterKernel('AddN', 'webgpu');
+  tf.registerKernel({ ...original, kernelFunc: kernelFunc as typeof original.kernelFunc });
+}
 
 interface SyncReadingBackend extends tf.KernelBackend {
   tensorMap: { get(dataId: object): { values?: unknown; dtype: string } | undefined };
