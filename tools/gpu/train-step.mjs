@@ -66,11 +66,14 @@ function clipOnDevice(grads, maxNorm) {
 }
 
 /**
- * Builds the model once and times the step at each batch size, then greedy generation.
+ * Builds the model once and times the step at each batch size, then greedy generation. Figure names
+ * are `webgpu/train-step-<model>-b<batch>` and `webgpu/generate-greedy-<model>` unless `name(what,
+ * model, batch)` says otherwise (batch 0 for generation).
  * Returns nothing; prints the figures. Throws a clear error when a tensor exceeds the adapter's
  * storage-binding limit (lavapipe: 128 MiB, so only the world shape fits there).
  */
-export async function runTrainStepBench({ model = 'world', batches = [8], reps = 3, warmup = 2, generation = true, namePrefix = 'webgpu/', backendInfo }) {
+export async function runTrainStepBench({ model = 'world', batches = [8], reps = 3, warmup = 2, generation = true, namePrefix = 'webgpu/', name, backendInfo }) {
+  const nameOf = name ?? ((what, shapeName, batch) => `${namePrefix}${what}-${shapeName}${batch ? `-b${batch}` : ''}`);
   const shape = SHAPES[model];
   if (!shape) throw new Error(`train-step: unknown model ${JSON.stringify(model)}, expected one of ${Object.keys(SHAPES).join(', ')}`);
   const llm = makeConfig(shape.llm);
@@ -144,7 +147,7 @@ export async function runTrainStepBench({ model = 'world', batches = [8], reps =
       samples.push(performance.now() - t);
     }
     if (!losses.every(Number.isFinite)) throw new Error(`train-step: non-finite loss at batch ${B}: ${losses.join(', ')}`);
-    report(`${namePrefix}train-step-${model}-b${B}`, samples, 'ms', false, {
+    report(nameOf('train-step', model, B), samples, 'ms', false, {
       backend,
       model,
       prefixSource: 'mapper',
@@ -173,7 +176,7 @@ export async function runTrainStepBench({ model = 'world', batches = [8], reps =
       const out = await gen();
       rates.push(out.ids.length / ((performance.now() - t) / 1000));
     }
-    report(`${namePrefix}generate-greedy-${model}`, rates, 'tokens/s', true, { backend, model, prefixTokens: P, promptTokens: INSTRUCTION, newTokens: 32, lora: 'unmerged' });
+    report(nameOf('generate-greedy', model, 0), rates, 'tokens/s', true, { backend, model, prefixTokens: P, promptTokens: INSTRUCTION, newTokens: 32, lora: 'unmerged' });
   }
   optimizer.dispose();
   mapper.dispose();
