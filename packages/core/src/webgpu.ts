@@ -92,8 +92,9 @@ async function openWebGpu(importer: ModuleImporter): Promise<Opened | { reason: 
   }
   if (typeof mod?.create !== 'function') return { reason: 'the package "webgpu" has no create() export (expected webgpu 0.6.x)' };
   let adapter: GpuAdapterLike | null;
-  const gpu = mod.create(dawnFlags());
+  let gpu: GpuLike;
   try {
+    gpu = mod.create(dawnFlags());
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch (err) {
     return { reason: `requestAdapter failed: ${(err as Error).message.split('\n')[0]}. ${WEBGPU_DRIVER_HINT}` };
