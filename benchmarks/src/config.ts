@@ -27,6 +27,8 @@ export const SCRIPT_SETTINGS: Record<string, ScriptSettings> = {
   'packages/llm-lora/bench/llm-lora.bench.ts': { args: ['--reps', '1', '--warmup', '1'], timeoutS: 600 },
   // webgpu rows: only where a hardware adapter exists (the script prints why it skips otherwise).
   'packages/llm-lora/bench/webgpu.bench.ts': { args: ['--reps', '3'], timeoutS: 600 },
+  // Batched answering (64 items, batch 32 vs 1), tiny world models.
+  'packages/model/bench/model.bench.ts': { env: { BENCH_REPEATS: '3' }, timeoutS: 300 },
   'tools/bench_santa_reference.py': { env: { BENCH_REPEATS: '3' }, timeoutS: 180 },
   'tools/bench_mapper_reference.py': { env: { BENCH_REPEATS: '1', BENCH_WARMUP: '1' }, timeoutS: 300 },
   'tools/bench_train_step_reference.py': { env: { BENCH_REPEATS: '3', BENCH_REPEATS_SLOW: '1', BENCH_WARMUP: '1' }, timeoutS: 600 },

@@ -23,6 +23,7 @@ export {
   type TrainingLossOptions,
 } from './model.js';
 export { RUN_FILES, MODEL_FILE, resolveComponent } from './files.js';
+export { runCli, USAGE } from './cli-main.js';
 export {
   pipeline,
   PIPELINE_TASKS,

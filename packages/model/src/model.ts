@@ -314,13 +314,13 @@ export class MatsModel {
     await Promise.all(
       audio.map(async (a, index) => {
         if (a instanceof Float32Array) {
-          if (a.length !== dim) errors[index] = `item ${index}: the audio embedding has ${a.length} values, expected the CLAP dimension ${dim}`;
-          else if (!a.every(Number.isFinite)) errors[index] = `item ${index}: the audio embedding has a non-finite value`;
+          if (a.length !== dim) errors[index] = `the audio embedding has ${a.length} values, expected the CLAP dimension ${dim}`;
+          else if (!a.every(Number.isFinite)) errors[index] = 'the audio embedding has a non-finite value';
           else vectors[index] = a;
           return;
         }
         try {
-          clips.push({ index, clip: typeof a === 'string' ? await decodeAudioFile(a) : checkClip(a, index) });
+          clips.push({ index, clip: typeof a === 'string' ? await decodeAudioFile(a) : checkClip(a) });
         } catch (err) {
           errors[index] = firstLine(err);
         }
@@ -349,14 +349,14 @@ export class MatsModel {
     const dim = this.clap.dim;
     const usable = batch.map((item, k) => {
       const ok = !!item && typeof item.instruction === 'string' && item.instruction.trim() !== '';
-      if (!ok) answers[start + k].error = `item ${start + k}: the instruction is empty`;
+      if (!ok) answers[start + k].error = 'the instruction is empty';
       return ok;
     });
     const picked = batch.flatMap((item, k) => (usable[k] ? [k] : []));
     const { vectors, errors } = await this.embedAudio(picked.map((k) => batch[k].audio));
     const rows: number[] = [];
     picked.forEach((k, j) => {
-      if (errors[j] !== null) answers[start + k].error = errors[j]!.replace(/^item \d+:/, `item ${start + k}:`);
+      if (errors[j] !== null) answers[start + k].error = errors[j];
       else rows.push(j);
     });
     const embeddings = createEmbeddings(rows.length, dim);
@@ -415,10 +415,10 @@ function describeAudio(audio: AudioInput): string {
   return typeof audio === 'string' ? audio : 'audio clip';
 }
 
-function checkClip(clip: AudioClip, index: number): AudioClip {
-  if (!clip || !Array.isArray(clip.channels) || !(clip.sampleRate > 0)) throw new Error(`item ${index}: audio must be a file path, an AudioClip { sampleRate, channels } or a Float32Array embedding`);
-  if (clip.channels.length === 0 || clip.channels[0].length === 0) throw new Error(`item ${index}: the audio clip is empty`);
-  for (const ch of clip.channels) if (!ch.every(Number.isFinite)) throw new Error(`item ${index}: the audio clip has a non-finite sample`);
+function checkClip(clip: AudioClip): AudioClip {
+  if (!clip || !Array.isArray(clip.channels) || !(clip.sampleRate > 0)) throw new Error('audio must be a file path, an AudioClip { sampleRate, channels } or a Float32Array embedding');
+  if (clip.channels.length === 0 || clip.channels[0].length === 0) throw new Error('the audio clip is empty');
+  for (const ch of clip.channels) if (!ch.every(Number.isFinite)) throw new Error('the audio clip has a non-finite sample');
   return clip;
 }
 
