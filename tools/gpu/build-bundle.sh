@@ -84,8 +84,8 @@ cp "$ROOT"/tools/gpu/{check.sh,parity.mjs,train-step.mjs,README.md} "$STAGE/tool
 cp "$ROOT"/tools/{gpu_train_step_torch.py,bench_train_step_reference.py,bench_common.py,make_mapper_fixtures.py,safetensors_io.py} "$STAGE/tools/"
 git -C "$ROOT" rev-parse --short HEAD > "$STAGE/COMMIT" 2>/dev/null || true
 
-echo "build-bundle: compressing (xz -6)" >&2
-tar -C "$OUT" -cf - mats-gpu | xz -6 -T0 > "$OUT/mats-gpu.tar.xz"
+echo "build-bundle: compressing (xz -9)" >&2
+tar -C "$OUT" -cf - mats-gpu | xz -9 -T0 > "$OUT/mats-gpu.tar.xz"
 size=$(stat -c %s "$OUT/mats-gpu.tar.xz")
 unpacked=$(du -sb "$STAGE" | cut -f1)
 awk -v f="$OUT/mats-gpu.tar.xz" -v s="$size" -v u="$unpacked" 'BEGIN { printf "bundle: %s  %.1f MiB compressed (%.1f MiB unpacked), limit 64 MiB\n", f, s / 1048576, u / 1048576 }'
