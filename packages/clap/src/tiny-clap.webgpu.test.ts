@@ -50,6 +50,7 @@ describe.skipIf(!probe.available)(`tiny CLAP on webgpu${reason}`, { timeout: 300
     expect(Math.hypot(...gpu.text.data.subarray(0, gpu.text.dim))).toBeGreaterThan(1); // raw LayerNorm output, not zeros
   });
 
+  // Once TinyClap reads asynchronously this one fails: delete it and un-skip the test above.
   it('on webgpu the tiny CLAP fails with the clear synchronous-read error, not a wrong result', async () => {
     await selectBackend('webgpu');
     const clap = await loadClap({ type: 'tiny', dir: TINY_CLAP_WORLD_DIR });
