@@ -24,3 +24,4 @@ export { type ExportParts, type ExportRunOptions, type ClapSource, DEFAULT_GENER
 export { type OrtModule, type OrtSession, type OrtTensor, type SessionOptions, loadOnnxRuntime, ortSessionOptions, createSession } from './ort.js';
 export { type BatchDecoder, type DecoderShape, OrtDecoder } from './decoder.js';
 export { type ExportedModel, type LoadExportedOptions, OrtMapper, OrtTinyClap, OrtLlm, loadExported, readManifest } from './runtime.js';
+export { EXPORT_USAGE, type ExportCommandResult, exportCommand } from './export-cli.js';
