@@ -42,6 +42,34 @@ describe('exported GPT-2 decoder', () => {
     await tf.setBackend('cpu');
   });
 
+  it('the full `logits` output [batch, seq, vocab] matches tfjs at every position (input_ids only)', async () => {
+    const model = loadCausalLM(FIXTURES + 'gpt2-tiny');
+    const ort = await loadOnnxRuntime();
+    const session = await createSession(ort, exportGpt2Decoder(model.config, await hostWeights(model)), { threads: 1 }, 'decoder.onnx');
+    const ids = [[3, 1, 4, 1, 5, 9], [2, 7, 1, 8, 2, 8]];
+    const { nHead: H, nEmbd: C, nLayer, vocabSize: V } = model.config;
+    const feeds: Record<string, import('./ort.js').OrtTensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.flat().map(BigInt)), [2, 6]),
+      inputs_embeds: new ort.Tensor('float32', new Float32Array(0), [2, 0, C]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(12).fill(1n), [2, 6]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from([0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5].map(BigInt)), [2, 6]),
+    };
+    for (let i = 0; i < nLayer; i++) {
+      feeds[`past_key_values.${i}.key`] = new ort.Tensor('float32', new Float32Array(0), [2, H, 0, C / H]);
+      feeds[`past_key_values.${i}.value`] = new ort.Tensor('float32', new Float32Array(0), [2, H, 0, C / H]);
+    }
+    const out = await session.run(feeds);
+    expect(out.logits.dims).toEqual([2, 6, V]);
+    expect(out['present.0.key'].dims).toEqual([2, H, 6, C / H]);
+    const want = await model.logits(ids);
+    expect(maxAbsDiff(out.logits.data as Float32Array, want.data)).toBeLessThan(1e-4);
+    // last_logits is the last position of logits
+    const last = out.last_logits.data as Float32Array;
+    expect(maxAbsDiff(last.subarray(0, V), (out.logits.data as Float32Array).subarray(5 * V, 6 * V))).toBe(0);
+    await session.release();
+    model.dispose();
+  });
+
   for (const name of ['gpt2-tiny', 'world']) {
     it(`matches tfjs logits within 1e-4 (${name}, LoRA merged, prefill with prefix and padded rows, cached steps, reordering)`, async () => {
       const model = loadCausalLM(name === 'world' ? TINY_WORLD_LM_DIR : FIXTURES + 'gpt2-tiny');

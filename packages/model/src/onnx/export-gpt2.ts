@@ -2,7 +2,9 @@
  * GPT-2 (Hugging Face layout, LoRA merged into the base weights) as an ONNX decoder with past
  * key/values, the contract of DECODER_IO. The token embeddings of `input_ids` are appended after
  * `inputs_embeds`, so one graph serves the prefill ([prefix embeddings][prompt ids]) and the cached
- * steps (no embeddings, one id per row); either input may have length 0.
+ * steps (no embeddings, one id per row); either input may have length 0. Besides `logits` for every
+ * position, `last_logits` gives the last position's only (ONNX Runtime computes just the outputs a
+ * run fetches, so a decoder that needs the next token fetches that one).
  */
 import type { Gpt2Config } from '@mats/llm-lora';
 import { Graph } from './graph.js';
@@ -17,6 +19,8 @@ export const DECODER_IO = {
   pastKey: (i: number) => `past_key_values.${i}.key`,
   pastValue: (i: number) => `past_key_values.${i}.value`,
   logits: 'logits',
+  /** Logits of the last position only [batch, vocab]: fetching it instead of `logits` spares the head on every other position. */
+  lastLogits: 'last_logits',
   presentKey: (i: number) => `present.${i}.key`,
   presentValue: (i: number) => `present.${i}.value`,
 } as const;
@@ -96,6 +100,8 @@ export function gpt2DecoderGraph(config: Gpt2Config, weights: Map<string, HostTe
   const logitsShape = g.op('Concat', [g.op('Shape', [hf], { start: { int: 0 }, end: { int: 2 } }), g.ints([V])], { axis: { int: 0 } });
   const logits = g.op('Reshape', [logits2d, logitsShape]);
   g.output(logits, DECODER_IO.logits, 'float32', ['batch', 'sequence_length', V]);
+  const lastHidden = g.op('Gather', [hf, g.op('Sub', [scalarOf(seqLen), one])], { axis: { int: 1 } }); // [B, C]
+  g.output(g.op('Gemm', [lastHidden, wte], { transB: { int: 1 } }), DECODER_IO.lastLogits, 'float32', ['batch', V]);
   for (let i = 0; i < nLayer; i++) {
     g.outputs.push({ name: DECODER_IO.presentKey(i), dtype: 'float32', shape: ['batch', H, 'total_length', D] });
     g.outputs.push({ name: DECODER_IO.presentValue(i), dtype: 'float32', shape: ['batch', H, 'total_length', D] });
