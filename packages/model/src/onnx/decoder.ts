@@ -4,19 +4,9 @@
  * share it). The key/value cache stays in ONNX Runtime's output tensors between steps; it is copied
  * only when rows are reordered or dropped.
  */
+import type { BatchDecoder } from '@mats/llm-lora';
 import { DECODER_IO } from './export-gpt2.js';
 import type { OrtModule, OrtSession, OrtTensor } from './ort.js';
-
-/**
- * The batched decoding interface of @mats/llm-lora's generateBatch (declared here with the same
- * shape until that lands on main).
- */
-export interface BatchDecoder<P> {
-  readonly vocabSize: number;
-  start(prefix: P | null, promptIds: number[][]): Promise<Float32Array>;
-  step(tokens: number[], parents: number[]): Promise<Float32Array>;
-  end(): void;
-}
 
 /** What the decoder needs to know about the exported model (from the manifest). */
 export interface DecoderShape {

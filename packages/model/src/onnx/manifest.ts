@@ -62,8 +62,9 @@ export interface SantaManifest {
   lambda: number;
   normalizeAudio: boolean;
   padClusters: boolean;
-  queryNoise: boolean;
-  /** Training noise variance (used by queryNoise). */
+  /** Variance of fresh noise on the retrieved members at every query (official code); 0 = off. */
+  queryNoise: number;
+  /** Noise variance of training. */
   noiseVariance: number;
   k: number;
   memoryRows: number;
