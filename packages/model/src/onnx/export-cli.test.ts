@@ -10,7 +10,8 @@ import { buildMemory } from '@mats/santa';
 import { MatsModel } from '../model.js';
 import type { MatsModelSpec } from '../config.js';
 import { exportCommand } from './export-cli.js';
-import { loadExported } from './runtime.js';
+import { askExported, loadExported } from './runtime.js';
+import type { AudioClip } from '@mats/datasets';
 
 const SPEC: MatsModelSpec = {
   seed: 0,
@@ -80,6 +81,28 @@ describe('mats export RUN --out DIR', () => {
     ref.dispose();
     base.dispose();
     await model.dispose();
+  });
+
+  it('askExported answers like MatsModel.ask on the same run (Santa, beam search from the run spec)', async () => {
+    const tone = (freq: number, beeps: number): AudioClip => {
+      const sr = 16000;
+      const x = new Float32Array(2 * sr);
+      for (let i = 0; i < x.length; i++) x[i] = Math.floor((i / sr) * beeps * 2) % 2 === 0 ? 0.5 * Math.sin((2 * Math.PI * freq * i) / sr) : 0;
+      return { sampleRate: sr, channels: [x] };
+    };
+    const items = [
+      { audio: tone(440, 2), instruction: 'Generate audio caption.' },
+      { audio: tone(1200, 5), instruction: 'Classify events in the audio clip.' },
+      { audio: tone(300, 1), instruction: 'how many sounds are there?' },
+    ];
+    const model = await MatsModel.load(run(), { backend: 'cpu', generation: { maxNewTokens: 8 } });
+    const want = await model.answer(items);
+    await model.dispose();
+    const exported = await loadExported(join(dir, 'out'));
+    const got = await askExported(exported, items, { generation: { maxNewTokens: 8 } });
+    await exported.dispose();
+    expect(got).toEqual(want);
+    expect(want.join('').length).toBeGreaterThan(0);
   });
 
   it('refuses a non-empty output folder without --overwrite, and bad arguments', async () => {

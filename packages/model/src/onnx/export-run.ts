@@ -120,7 +120,7 @@ export async function exportModel(parts: ExportParts, outDir: string): Promise<E
     const memory = loadMemory(parts.santaFile);
     if (memory.memory.dim !== mapper.config.clapDim) throw new Error(`export: ${parts.santaFile} holds ${memory.memory.dim}-d embeddings but the mapper expects ${mapper.config.clapDim}-d`);
     copyFileSync(parts.santaFile, join(outDir, EXPORT_FILES.santa));
-    santa = { ...(parts.santa ?? { method: 'santa', topL: 32, tau: 0.1, lambda: 0.3, normalizeAudio: true, padClusters: false, queryNoise: 0, noiseVariance: 0 }), k: memory.centroids.rows, memoryRows: memory.memory.rows };
+    santa = { ...(parts.santa ?? { method: 'santa', topL: 32, tau: 0.1, lambda: 0.3, normalizeAudio: true, padClusters: false, queryNoise: 0, noiseVariance: 0, seed: 0 }), k: memory.centroids.rows, memoryRows: memory.memory.rows };
   }
   if (parts.tokenizerDir) {
     for (const f of TOKENIZER_FILES) {
@@ -193,7 +193,7 @@ export async function exportMatsModel(model: MatsModel, outDir: string, sourceRu
             ? { kind: 'tiny', dir: resolveComponent(c.dir, where, 'clap.dir') }
             : { kind: 'onnx', audioModel: resolveComponent(c.audioModel, where, 'clap.audioModel'), textModel: resolveComponent(c.textModel, where, 'clap.textModel'), dim: model.dim },
         santaFile: memoryFile,
-        santa: { method: spec.method, ...spec.santa, noiseVariance: spec.noiseVariance },
+        santa: { method: spec.method, ...spec.santa, noiseVariance: spec.noiseVariance, seed: spec.seed },
         generation: { maxNewTokens: g.maxNewTokens, numBeams: g.strategy === 'beam' ? g.beams : 1, noRepeatNgramSize: g.noRepeatNgram, repetitionPenalty: g.repetitionPenalty },
         sourceRun,
       },

@@ -66,6 +66,8 @@ export interface SantaManifest {
   queryNoise: number;
   /** Noise variance of training. */
   noiseVariance: number;
+  /** Seed of the query-noise stream (`${seed}/santa-query`, as MatsModel draws it). */
+  seed: number;
   k: number;
   memoryRows: number;
 }
