@@ -32,6 +32,7 @@ export const SCRIPT_SETTINGS: Record<string, ScriptSettings> = {
   'packages/model/bench/onnx.bench.ts': { env: { BENCH_REPS: '2', BENCH_NEW_TOKENS: '32' }, timeoutS: 1200 },
   // World MMAU end to end, tfjs vs ONNX (skips without a trained run and the world folder).
   'packages/model/bench/onnx-world.bench.ts': { env: { BENCH_ITEMS: '300' }, timeoutS: 600 },
+  'tools/bench_generate_onnx_reference.py': { env: { BENCH_REPEATS: '2', BENCH_WARMUP: '1' }, timeoutS: 900 },
   'tools/bench_santa_reference.py': { env: { BENCH_REPEATS: '3' }, timeoutS: 180 },
   'tools/bench_mapper_reference.py': { env: { BENCH_REPEATS: '1', BENCH_WARMUP: '1' }, timeoutS: 300 },
   'tools/bench_train_step_reference.py': { env: { BENCH_REPEATS: '3', BENCH_REPEATS_SLOW: '1', BENCH_WARMUP: '1' }, timeoutS: 600 },
