@@ -49,10 +49,10 @@ function argmaxRows(logits: Float32Array, rows: number, V: number): number[] {
 }
 
 /** tfjs greedy for equal-length rows: batched prefill and cached steps (batch 1 uses llm-lora's generate). */
-function tfjsGreedy(model: CausalLM, prefix: Float32Array, prompts: number[][], newTokens: number): number[][] {
+async function tfjsGreedy(model: CausalLM, prefix: Float32Array, prompts: number[][], newTokens: number): Promise<number[][]> {
   const rows = prompts.length;
   const C = model.config.nEmbd;
-  if (rows === 1) return [generate(model, { prefix: { data: prefix, shape: [PREFIX, C] }, promptIds: prompts[0] }, { maxNewTokens: newTokens, eosId: -1 }).ids];
+  if (rows === 1) return [(await generate(model, { prefix: { data: prefix, shape: [PREFIX, C] }, promptIds: prompts[0] }, { maxNewTokens: newTokens, eosId: -1 })).ids];
   const V = model.config.vocabSize;
   const out: number[][] = prompts.map(() => []);
   let cache: import('@mats/llm-lora').KvCache | undefined;
@@ -124,7 +124,7 @@ async function benchShape(shape: Shape, batches: number[], reps: number, newToke
     // tfjs-wasm: one warm-up, then reps.
     let tfjsIds: number[][] = [];
     const tfjsSamples: number[] = [];
-    tfjsGreedy(model, prefix, prompts, Math.min(4, newTokens));
+    await tfjsGreedy(model, prefix, prompts, Math.min(4, newTokens));
     for (let i = 0; i < reps; i++) {
       const r = await time(() => tfjsGreedy(model, prefix, prompts, newTokens));
       tfjsSamples.push((batch * newTokens) / r.seconds);

@@ -55,6 +55,8 @@ export class OrtTinyClap implements ClapEncoder {
   readonly dim: number;
   readonly tokenizer: WordTokenizer;
   readonly logMel: LogMel;
+  /** Clips / texts per ONNX Runtime call. */
+  readonly batchSize: number;
   private readonly rng: Rng;
 
   constructor(
@@ -73,8 +75,6 @@ export class OrtTinyClap implements ClapEncoder {
     const expected = this.logMel.frames(this.clipSamples);
     if (expected !== frames) throw new Error(`OrtTinyClap: the audio graph takes ${frames} frames but the CLAP config gives ${expected}`);
   }
-
-  readonly batchSize: number;
 
   get clipSamples(): number {
     return Math.round(this.config.sampleRate * this.config.clipSeconds);
