@@ -179,10 +179,16 @@ export class StreamingTrainingData {
     return c;
   }
 
-  /** Embeddings of rows of several sources, in order (through the `other` caches). */
+  /**
+   * Embeddings of rows of several sources, in the given order (through the `other` caches). The rows
+   * are read in file order, so each part is loaded once however scattered the rows are (a reservoir
+   * sample touches every part).
+   */
   private async gather(kind: InputKind, rows: { source: number; ordinal: number }[]): Promise<Embeddings> {
     let out: Embeddings | null = null;
-    for (const [k, { source, ordinal }] of rows.entries()) {
+    const order = rows.map((_, k) => k).sort((a, b) => rows[a].source - rows[b].source || rows[a].ordinal - rows[b].ordinal);
+    for (const k of order) {
+      const { source, ordinal } = rows[k];
       const row = await this.cache(source, kind, 'other').row(ordinal);
       out ??= createEmbeddings(rows.length, row.length);
       out.data.set(row, k * out.dim);
