@@ -207,10 +207,10 @@ function streamEncoders(clap: ClapEncoder, variant: 'text' | 'audio'): { text: (
 export async function buildOrLoadMemory(config: MatsConfig, runDir: string, batches: BatchSource, resume: boolean, log: (line: string) => void): Promise<SantaMemory> {
   const memoryFile = join(runDir, RUN_FILES.santa);
   if (resume && existsSync(memoryFile)) return loadMemory(memoryFile);
+  const t0 = Date.now();
   const texts = await batches.memoryTexts(config.santa.memorySize);
   const m = Math.min(config.santa.memorySize, texts.rows);
   if (config.santa.k > m) throw new Error(`santa.k: ${config.santa.k} clusters but the memory has only ${m} texts (santa.memorySize ${config.santa.memorySize}, ${texts.rows} distinct training texts)`);
-  const t0 = Date.now();
   const memory = buildMemory(texts, {
     k: config.santa.k,
     variance: config.train.noiseVariance,
