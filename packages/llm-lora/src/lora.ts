@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors, writeSafetensors, writeFileAtomic, type Rng, type TensorToWrite } from '@mats/core';
+import { assertFiniteTensors, parseJson, readSafetensors, writeSafetensors, writeFileAtomic, type Rng, type TensorToWrite } from '@mats/core';
 import { Conv1D, type Block, type CausalLM, type ForwardContext, type Projection } from './gpt2.js';
 import { loraLinear } from './ops.js';
 
@@ -177,7 +177,12 @@ export async function saveLora(model: CausalLM, dir: string, baseModelName = 'gp
 export function loadLora(model: CausalLM, dir: string): CausalLM {
   const configPath = join(dir, 'adapter_config.json');
   if (!existsSync(configPath)) throw new Error(`${dir}: no adapter_config.json`);
-  const json = JSON.parse(readFileSync(configPath, 'utf8'));
+  let json: Record<string, any>;
+  try {
+    json = parseJson(readFileSync(configPath, 'utf8')) as Record<string, any>;
+  } catch (err) {
+    throw new Error(`${configPath}: not valid JSON (${(err as Error).message})`);
+  }
   if (json.peft_type !== 'LORA') throw new Error(`${configPath}: field "peft_type" is ${JSON.stringify(json.peft_type)}, expected "LORA"`);
   if (json.use_rslora) throw new Error(`${configPath}: field "use_rslora" is true, which is not supported`);
   if (json.bias && json.bias !== 'none') throw new Error(`${configPath}: field "bias" is ${JSON.stringify(json.bias)}, only "none" is supported`);
@@ -187,6 +192,7 @@ export function loadLora(model: CausalLM, dir: string): CausalLM {
   const weightsPath = join(dir, 'adapter_model.safetensors');
   if (!existsSync(weightsPath)) throw new Error(`${dir}: no adapter_model.safetensors`);
   const file = readSafetensors(weightsPath);
+  assertFiniteTensors(file, weightsPath);
   const hasTransformer = [...file.tensors.keys()].some((k) => k.startsWith(PEFT_PREFIX));
   const prefix = hasTransformer ? PEFT_PREFIX : 'base_model.model.';
   const get = (name: string, shape: number[]): Float32Array => {
