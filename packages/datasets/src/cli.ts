@@ -10,7 +10,8 @@ import { inspectFile, formatInspection } from './inspect.js';
 
 const USAGE = `usage:
   mats-data world --out DIR [--seed N] [--size small|default|large] [--sample-rate HZ] [--clip-seconds S]
-  mats-data inspect FILE [--examples N]     (JSONL of AudioTIA records or any JSON/JSONL dataset file)`;
+  mats-data inspect FILE [--examples N]     (JSONL of AudioTIA records or any JSON/JSONL dataset file;
+                                           records are validated: exit 1 when any is invalid)`;
 
 function parseFlags(args: string[]): { positional: string[]; flags: Map<string, string> } {
   const positional: string[] = [];
@@ -67,7 +68,7 @@ export async function main(argv: string[]): Promise<number> {
     if (positional.length !== 1) throw new Error(`inspect: expected one FILE\n${USAGE}`);
     const report = await inspectFile(positional[0], { examples: intFlag(flags, 'examples', 3) });
     console.log(formatInspection(report));
-    return 0;
+    return report.invalid > 0 ? 1 : 0;
   }
   throw new Error(`unknown command "${command}"\n${USAGE}`);
 }
