@@ -4,6 +4,8 @@
  *   mats-data world --out DIR [--seed N] [--size small|default|large] [--sample-rate HZ] [--clip-seconds S]
  *   mats-data inspect FILE [--examples N]
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createProgress } from '@mats/core';
 import { generateWorld, writeWorld, WORLD_SIZES, type WorldSize } from './soundworld/index.js';
 import { inspectFile, formatInspection } from './inspect.js';
@@ -73,9 +75,17 @@ export async function main(argv: string[]): Promise<number> {
   throw new Error(`unknown command "${command}"\n${USAGE}`);
 }
 
-// Run when executed directly (not when imported by tests).
-const invoked = process.argv[1] ?? '';
-if (invoked.endsWith('cli.js') || invoked.endsWith('mats-data')) {
+// Run when executed directly as dist/cli.js (the mats-data bin, bin/mats-data.js, calls main itself;
+// tests import main).
+function invokedDirectly(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+if (invokedDirectly()) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {
