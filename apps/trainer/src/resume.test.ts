@@ -111,7 +111,7 @@ describe('trainer resume', () => {
     // The metrics log of the resumed run is the uninterrupted one, line for line.
     expect(readMetrics(resumed.runDir).map((m) => [m.step, m.loss, m.validationLoss])).toEqual(readMetrics(full.runDir).map((m) => [m.step, m.loss, m.validationLoss]));
     expect(readFileSync(join(resumed.runDir, 'santa.safetensors'))).toEqual(readFileSync(join(full.runDir, 'santa.safetensors')));
-  }, 60_000);
+  }, 300_000);
 
   it('refuses to resume with different training settings, naming the field', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mats-resume-'));
@@ -122,5 +122,5 @@ describe('trainer resume', () => {
     changed.train = { ...changed.train, lr: 0.5 };
     await expect(train(changed, { ...quiet, resume: true, components: { clap: standInClap(), llm: standInLlm(texts) } })).rejects.toThrow(/different train\.lr/);
     await expect(train(tinyConfig(dir, 'r'), { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } })).rejects.toThrow(/already exists: pass --resume/);
-  }, 60_000);
+  }, 300_000);
 });
