@@ -25,6 +25,8 @@ export const SCRIPT_SETTINGS: Record<string, ScriptSettings> = {
   'packages/mapper/bench/mapper.bench.ts': { env: { MATS_BENCH_REPS: '1' }, timeoutS: 300 },
   // GPT-2-small training steps take minutes on wasm: one warm-up, one timed step.
   'packages/llm-lora/bench/llm-lora.bench.ts': { args: ['--reps', '1', '--warmup', '1'], timeoutS: 600 },
+  // Batched answering (64 items, batch 32 vs 1), tiny world models.
+  'packages/model/bench/model.bench.ts': { env: { BENCH_REPEATS: '3' }, timeoutS: 300 },
   'tools/bench_santa_reference.py': { env: { BENCH_REPEATS: '3' }, timeoutS: 180 },
   'tools/bench_mapper_reference.py': { env: { BENCH_REPEATS: '1', BENCH_WARMUP: '1' }, timeoutS: 300 },
   'tools/bench_train_step_reference.py': { env: { BENCH_REPEATS: '3', BENCH_REPEATS_SLOW: '1', BENCH_WARMUP: '1' }, timeoutS: 600 },

@@ -7,7 +7,7 @@ export { RUN_FILES, type CheckpointRef, type RunLock, appendMetrics, readMetrics
 export { type CacheSpec, type CacheLayout, cacheLayout, shardParts, embedParts, missingParts, mergeParts, readMerged, listParts, hashItems } from './cache.js';
 export { pca } from './pca.js';
 export { renderSvg, renderPng, writePng, lossCurveSpec, embeddingPanelsSpec, type LossPoint, type ScatterPoint } from './plots.js';
-export { loadClap, loadLlm, clapFingerprint } from './models.js';
+export { loadClap, loadLlm, clapFingerprint, modelSpec } from './models.js';
 export { ensureWorld } from './world.js';
 export { writeLossCurve, writeFigure3, tryPicture, type Figure3Stats, type SkippedClip } from './figures.js';
 export { runVersions } from './versions.js';

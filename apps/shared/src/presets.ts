@@ -35,6 +35,7 @@ function world() {
       variant: 'text' as const,
       steps: 1200,
       batchSize: 8,
+      microBatch: null,
       lr: 2e-3,
       weightDecay: 0.01,
       warmupSteps: 50,
@@ -110,6 +111,8 @@ function matsGpt2() {
       variant: 'text' as const,
       steps: 90000,
       batchSize: 128,
+      // GPT-2 small + the 8-layer mapper fit the 4 GB wasm heap a few rows at a time.
+      microBatch: 2,
       lr: 5e-5,
       weightDecay: 0.01,
       warmupSteps: 2000,
