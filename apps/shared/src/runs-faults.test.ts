@@ -9,7 +9,7 @@ import { buildMemory } from '@mats/santa';
 import type { ClapEncoder } from '@mats/clap';
 import { tryPicture, writeFigure3 } from './figures.js';
 import { presets } from './presets.js';
-import { appendMetrics, cleanCheckpointTemps, latestCheckpoint, lockFileOf, lockRun, readJson, readMetrics, repairMetrics, truncateMetrics, writeCheckpoint } from './runs.js';
+import { appendMetrics, cleanCheckpointTemps, lastMetricValue, latestCheckpoint, lockFileOf, lockRun, readJson, readMetrics, repairMetrics, truncateMetrics, writeCheckpoint } from './runs.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'mats-faults-'));
 
@@ -46,6 +46,15 @@ describe('metrics.jsonl under faults', () => {
     const run = tmp();
     symlinkSync('/dev/full', join(run, 'metrics.jsonl'));
     expect(() => appendMetrics(run, { step: 1, loss: 0.5 })).toThrow(`${join(run, 'metrics.jsonl')}: cannot append a metrics line (ENOSPC)`);
+  });
+});
+
+describe('lastMetricValue', () => {
+  it('finds the last logged loss (the summary of a run resumed from its final checkpoint)', () => {
+    const m = [{ step: 1, loss: 0.9 }, { step: 2, loss: 0.7 }, { step: 2, validationLoss: 0.8 }];
+    expect(lastMetricValue(m, 'loss')).toBe(0.7);
+    expect(lastMetricValue(m, 'validationLoss')).toBe(0.8);
+    expect(lastMetricValue([], 'loss')).toBeNull();
   });
 });
 

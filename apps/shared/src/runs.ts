@@ -110,6 +110,18 @@ export function truncateMetrics(runDir: string, lastStep: number): void {
   writeFileAtomic(file, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }
 
+/**
+ * The last number logged under `key` in metrics records (e.g. 'loss', 'validationLoss'), or null. A
+ * run resumed from its final checkpoint trains no step, so its summary takes the loss from here.
+ */
+export function lastMetricValue(metrics: Record<string, unknown>[], key: string): number | null {
+  for (let i = metrics.length - 1; i >= 0; i--) {
+    const v = metrics[i][key];
+    if (typeof v === 'number') return v;
+  }
+  return null;
+}
+
 /** Points `<runsDir>/latest` at the run folder (a relative symlink, replaced atomically). */
 export function pointLatest(runDir: string): void {
   const runsDir = dirname(runDir);

@@ -38,6 +38,17 @@ describe('tools/test-summary.mjs', () => {
     expect(r.status).toBe(1);
   });
 
+  it('a task nx lists as failed counts even when its JSON report is clean (vitest leaves worker RPC timeouts out of it)', () => {
+    const root = checkout({ '@mats+core': ok(27), santa: ok(3) });
+    writeFileSync(join(root, 'packages', '@mats+core', 'package.json'), JSON.stringify({ name: '@mats/core', scripts: { test: 'vitest run' } }));
+    const log = join(root, 'test-output.log');
+    writeFileSync(log, '@mats/core: Error: [vitest-worker]: Timeout calling "onTaskUpdate"\n\n \u001b[31m NX \u001b[39m  Running target test for 2 projects failed\n\nFailed tasks:\n\n- @mats/core:test\n');
+    const r = summary(root, '--nx-log', log);
+    expect(r.stdout).toContain('Tests: 30 passed, 1 failed, 2 skipped (0 failed tests, 1 failed tasks)');
+    expect(r.stdout).toContain('nx reports @mats/core:test failed although its report counts no failed test');
+    expect(r.status).toBe(1);
+  });
+
   it('--clean removes stale reports so they never count', () => {
     const root = checkout({ a: ok(1) });
     expect(summary(root, '--clean').status).toBe(0);
