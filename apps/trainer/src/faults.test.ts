@@ -197,8 +197,8 @@ describe('NaN weights are rejected at load, naming file and tensor', () => {
     const lm = createCausalLM(makeConfig({ vocabSize: 50257, nEmbd: 8, nLayer: 1, nHead: 2, nPositions: 16 }), new Rng(1));
     await saveCausalLM(lm, lmDir);
     const adapterDir = join(out, 'adapter');
-    applyLora(lm, { r: 2, alpha: 4, dropout: 0, targetModules: ['c_attn'] }, new Rng(2));
-    await saveLora(lm, adapterDir);
+    const adapter = applyLora(lm, { r: 2, alpha: 4, dropout: 0, targetModules: ['c_attn'] }, new Rng(2));
+    await saveLora(adapter, adapterDir);
     const lmTensor = poison(join(lmDir, 'model.safetensors'));
     expect(() => loadCausalLM(lmDir)).toThrow(`${join(lmDir, 'model.safetensors')}: tensor "${lmTensor}"`);
     const adapterTensor = poison(join(adapterDir, 'adapter_model.safetensors'));
