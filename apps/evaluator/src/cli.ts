@@ -7,7 +7,9 @@ const TARGETS = [...EVAL_TASKS, 'ablation'] as const;
 
 const USAGE = `MATS evaluator
 
-  npx nx run evaluator:<target> [options]      (or: node apps/evaluator/dist/main.js <target> [options])
+  npx nx run evaluator:<target> [-- options]   (or: node apps/evaluator/dist/main.js <target> [options])
+  npx nx run evaluator:help                    this text (through nx, options go after --, and a
+                                               target nx does not list gives "Cannot find configuration")
 
 targets: mmau (default), classify, caption, aqa, ablation
 

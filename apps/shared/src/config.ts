@@ -206,7 +206,7 @@ export function readConfigFile(path: string): Record<string, unknown> {
   const ext = extname(path).toLowerCase();
   let value: unknown;
   try {
-    if (ext === '.json') value = JSON.parse(text);
+    if (ext === '.json') value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
     else if (ext === '.yaml' || ext === '.yml') value = parseYaml(text);
     else throw new ConfigError(`config file ${path}: unknown extension "${ext}", expected .json, .yaml or .yml`);
   } catch (err) {
@@ -326,6 +326,7 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'number' && !Number.isFinite(value)) return `${value} (YAML reads .nan / .inf as a number that is not finite)`;
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 
