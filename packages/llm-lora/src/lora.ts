@@ -37,7 +37,7 @@ export interface LinearProjection extends Projection {
 
 const isLinear = (m: Projection): m is LinearProjection => {
   const w = (m as Partial<LinearProjection>).weight;
-  return w instanceof tf.Variable && w.rank === 2;
+  return typeof w === 'object' && w !== null && Array.isArray(w.shape) && w.shape.length === 2 && typeof w.assign === 'function';
 };
 
 /** PEFT's check_target_module_exists for a list of targets: exact name or `.${target}` suffix. */

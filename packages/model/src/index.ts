@@ -35,3 +35,4 @@ export {
   type CaptioningPipeline,
   type ClassificationPipeline,
 } from './pipeline.js';
+export * from './onnx/index.js';
