@@ -47,10 +47,10 @@ export function table4Spec(
           },
         },
         {
-          mark: { type: 'errorbar', ticks: true },
-          encoding: { x: { field: 'label', type: 'nominal', sort: order }, y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' } },
+          mark: { type: 'errorbar', ticks: { color: 'black', size: 12 }, rule: { color: 'black' } },
+          encoding: { x: { field: 'label', type: 'nominal', sort: order }, y: { field: 'low', type: 'quantitative', title: 'mean over seeds' }, y2: { field: 'high' } },
         },
-        { mark: { type: 'rule', strokeDash: [4, 4], color: 'black' }, encoding: { y: { aggregate: 'mean', field: 'chance', type: 'quantitative' } } },
+        { mark: { type: 'rule', strokeDash: [4, 4], color: 'black' }, encoding: { y: { aggregate: 'mean', field: 'chance', type: 'quantitative', title: 'mean over seeds' } } },
       ],
     },
     resolve: { scale: { y: 'independent' } },
@@ -79,13 +79,13 @@ export function varianceSpec(
       layer: [
         {
           mark: { type: 'line', point: true },
-          encoding: { x: { field: 'label', type: 'ordinal', sort: order, title: 'training noise variance' }, y: { field: 'mean', type: 'quantitative', title: 'mean over seeds', scale: { zero: false } } },
+          encoding: { x: { field: 'label', type: 'ordinal', sort: order, title: 'training noise variance', axis: { labelAngle: 0 } }, y: { field: 'mean', type: 'quantitative', title: 'mean over seeds', scale: { zero: false } } },
         },
         {
-          mark: { type: 'errorbar', ticks: true },
-          encoding: { x: { field: 'label', type: 'ordinal', sort: order }, y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' } },
+          mark: { type: 'errorbar', ticks: { color: 'black', size: 12 }, rule: { color: 'black' } },
+          encoding: { x: { field: 'label', type: 'ordinal', sort: order }, y: { field: 'low', type: 'quantitative', title: 'mean over seeds' }, y2: { field: 'high' } },
         },
-        { mark: { type: 'rule', strokeDash: [4, 4], color: 'black' }, encoding: { y: { aggregate: 'mean', field: 'chance', type: 'quantitative' } } },
+        { mark: { type: 'rule', strokeDash: [4, 4], color: 'black' }, encoding: { y: { aggregate: 'mean', field: 'chance', type: 'quantitative', title: 'mean over seeds' } } },
       ],
     },
     resolve: { scale: { y: 'independent' } },

@@ -105,6 +105,28 @@ export function studyRunConfig(base: MatsConfig, kind: StudyRunKind, seed: numbe
   return ConfigSchema.parse(config);
 }
 
+/** A config without its evaluation settings (which do not change a training). */
+function withoutEval(config: MatsConfig): unknown {
+  const { eval: _eval, ...rest } = config;
+  return rest;
+}
+
+function valueAt(value: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((node, key) => (node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), value);
+}
+
+/** The dotted path of the first field where two JSON values differ, or null. */
+function firstDifference(a: unknown, b: unknown, path = ''): string | null {
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object' || Array.isArray(a) !== Array.isArray(b)) {
+    return JSON.stringify(a) === JSON.stringify(b) ? null : path || '(top level)';
+  }
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
+    if (d) return d;
+  }
+  return null;
+}
+
 interface Trained {
   dir: string;
   /** True when this invocation trained (or finished) the run; false when a finished one was reused. */
@@ -117,15 +139,23 @@ async function ensureTrained(config: MatsConfig, pictures: boolean, options: Stu
   const dir = runDirOf(config);
   const summaryFile = join(dir, RUN_FILES.summary);
   const quiet = { pictures, progress: options.progress, log, components: options.clap ? { clap: options.clap } : undefined };
+  if (existsSync(join(dir, RUN_FILES.config))) {
+    const stored = readJson<{ config: MatsConfig }>(join(dir, RUN_FILES.config), 'run config').config;
+    const diff = firstDifference(withoutEval(stored), withoutEval(config));
+    if (diff) {
+      throw new Error(
+        `study: ${dir} was trained with a different ${diff} (stored ${JSON.stringify(valueAt(stored, diff))}, the study now asks ${JSON.stringify(valueAt(config, diff))}); ` +
+          'a study reuses its trainings, so run a changed study under another --name, or delete that folder to train it again',
+      );
+    }
+  }
   if (existsSync(summaryFile)) {
     const summary = readJson<Record<string, unknown>>(summaryFile, 'train summary');
-    if (summary.steps === config.train.steps) {
-      log(`study: ${config.name}: finished (${config.train.steps} steps), reused`);
-      return { dir, trained: false, summary };
-    }
-    log(`study: ${config.name}: trained for ${String(summary.steps)} steps, the study asks ${config.train.steps}: training it again`);
-    await train(config, { ...quiet, overwrite: true });
-  } else if (existsSync(dir)) {
+    if (summary.steps !== config.train.steps) throw new Error(`study: ${summaryFile}: ${String(summary.steps)} steps, but its config.json says ${config.train.steps}`);
+    log(`study: ${config.name}: finished (${config.train.steps} steps), reused`);
+    return { dir, trained: false, summary };
+  }
+  if (existsSync(dir)) {
     log(`study: ${config.name}: unfinished, resuming`);
     await train(config, { ...quiet, resume: true });
   } else {
@@ -255,8 +285,8 @@ export async function runGapOnly(base: MatsConfig, options: StudyOptions = {}): 
   try {
     const variances = [...new Set([base.train.noiseVariance, ...study.variances])].sort((a, b) => a - b);
     const gap = await clapGap(base, study.gapPairs, variances, clap);
-    const markdown = gapMarkdown(gap.stats, gap.data, base);
-    writeJson(join(outDir, 'gap.json'), { clap: clapName(base), data: gap.data, stats: gap.stats, msclapPaper: MSCLAP_PAPER, createdAt: new Date().toISOString() });
+    const markdown = gapMarkdown(gap.stats, gap.data, base, options.clap !== undefined);
+    writeJson(join(outDir, 'gap.json'), { clap: clapName(base, options.clap !== undefined), data: gap.data, stats: gap.stats, msclapPaper: MSCLAP_PAPER, createdAt: new Date().toISOString() });
     writeFileAtomic(join(outDir, 'gap.md'), markdown);
     return { outDir, markdown, stats: gap.stats };
   } finally {
@@ -264,11 +294,12 @@ export async function runGapOnly(base: MatsConfig, options: StudyOptions = {}): 
   }
 }
 
-function clapName(config: MatsConfig): string {
+function clapName(config: MatsConfig, supplied = false): string {
+  if (supplied) return 'the CLAP encoder supplied by the caller';
   return config.clap.kind === 'tiny' ? `tiny CLAP ${config.clap.dir}` : `ONNX CLAP ${config.clap.audioModel}`;
 }
 
-function gapMarkdown(g: GapStatistics, data: string, config: MatsConfig): string {
+function gapMarkdown(g: GapStatistics, data: string, config: MatsConfig, supplied: boolean): string {
   const rows: TableRow[] = [
     ['pairs (clip, first reference caption)', String(g.pairs), '-'],
     ['embedding dimension', String(g.dim), '1024'],
@@ -289,7 +320,7 @@ function gapMarkdown(g: GapStatistics, data: string, config: MatsConfig): string
     ]),
   ];
   return [
-    `## CLAP modality gap: ${clapName(config)} vs msclap`,
+    `## CLAP modality gap: ${clapName(config, supplied)} vs msclap`,
     '',
     `Pairs from \`${data}\`; embeddings L2-normalised. Separability: logistic regression (L2 ${g.separability.l2}), audio vs text, fitted on half of the pairs and scored on both embeddings of the other half (0.5 = the clouds overlap, 1.0 = a hyperplane separates them).`,
     '',
@@ -374,14 +405,14 @@ export async function runStudy(base: MatsConfig, options: StudyOptions = {}): Pr
     runs,
     table4,
     variance: varianceCurve,
-    gap: { clap: clapName(base), data: gap.data, stats: gap.stats, msclapPaper: MSCLAP_PAPER },
+    gap: { clap: clapName(base, options.clap !== undefined), data: gap.data, stats: gap.stats, msclapPaper: MSCLAP_PAPER },
     figure3: figure3 === null ? null : { file: `figure3-seed${seeds[0]}.png`, stats: figure3 },
     trainedThisInvocation: trainedRuns,
     seconds: Math.round((Date.now() - started) / 100) / 10,
     createdAt: new Date().toISOString(),
   };
   writeJson(join(outDir, 'study.json'), json);
-  const markdown = studyMarkdown(json, gapMarkdown(gap.stats, gap.data, base));
+  const markdown = studyMarkdown(json, gapMarkdown(gap.stats, gap.data, base, options.clap !== undefined));
   writeFileAtomic(join(outDir, 'study.md'), markdown);
   log(`study: written to ${outDir} in ${formatDuration((Date.now() - started) / 1000)} (${trainedRuns.length} training(s) this time)`);
   return { outDir, json, markdown, trainedRuns };
