@@ -20,14 +20,14 @@ function point(task: string, metric: string, label: string, stat: Stat, chance: 
 
 /** Table 4: one panel per task, a bar per row (mean over seeds), error bars of +- one standard deviation, chance as a dashed rule. */
 export function table4Spec(
-  rows: { label: string; tasks: Record<string, { stat: Stat }> }[],
+  rows: { short: string; tasks: Record<string, { stat: Stat }> }[],
   tasks: string[],
   metric: Record<string, string>,
   chance: Record<string, number>,
   seeds: number,
 ): Spec {
-  const values = rows.flatMap((r) => tasks.map((t) => point(t, metric[t], r.label, r.tasks[t].stat, chance[t])));
-  const order = rows.map((r) => r.label);
+  const values = rows.flatMap((r) => tasks.map((t) => point(t, metric[t], r.short, r.tasks[t].stat, chance[t])));
+  const order = rows.map((r) => r.short);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: `Table 4 on the world: mean ± std over ${seeds} seed(s); dashed line: chance / baseline`,

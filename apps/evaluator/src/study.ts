@@ -29,14 +29,14 @@ export interface StudyOptions {
 export type StudyRunKind = 'mats' | 'no-noise' | 'audio' | `var-${number}`;
 
 /** One Table 4 row: which training, evaluated with which modal transfer. */
-export const STUDY_ROWS: { key: string; label: string; run: 'mats' | 'no-noise' | 'audio'; method: SantaMethod }[] = [
-  { key: 'mats', label: 'MATS (noise + Santa)', run: 'mats', method: 'santa' },
-  { key: 'noise-only', label: 'noise-only (w/o MB)', run: 'mats', method: 'noise-only' },
-  { key: 'memory-only', label: 'memory-only (DRCap-style)', run: 'mats', method: 'memory-only' },
-  { key: 'no-kmeans', label: 'Santa w/o K-means', run: 'mats', method: 'no-kmeans' },
-  { key: 'no-audio', label: 'Santa w/o AE (lambda = 1)', run: 'mats', method: 'no-audio' },
-  { key: 'no-noise', label: 'w/o GN (trained without noise, Santa)', run: 'no-noise', method: 'santa' },
-  { key: 'audio', label: 'MATS-Audio (trained on audio, no transfer)', run: 'audio', method: 'noise-only' },
+export const STUDY_ROWS: { key: string; label: string; short: string; run: 'mats' | 'no-noise' | 'audio'; method: SantaMethod }[] = [
+  { key: 'mats', short: 'MATS', label: 'MATS (noise + Santa)', run: 'mats', method: 'santa' },
+  { key: 'noise-only', short: 'noise-only (w/o MB)', label: 'noise-only (w/o MB)', run: 'mats', method: 'noise-only' },
+  { key: 'memory-only', short: 'memory-only', label: 'memory-only (DRCap-style)', run: 'mats', method: 'memory-only' },
+  { key: 'no-kmeans', short: 'w/o K-means', label: 'Santa w/o K-means', run: 'mats', method: 'no-kmeans' },
+  { key: 'no-audio', short: 'w/o AE', label: 'Santa w/o AE (lambda = 1)', run: 'mats', method: 'no-audio' },
+  { key: 'no-noise', short: 'w/o GN', label: 'w/o GN (trained without noise, Santa)', run: 'no-noise', method: 'santa' },
+  { key: 'audio', short: 'MATS-Audio', label: 'MATS-Audio (trained on audio, no transfer)', run: 'audio', method: 'noise-only' },
 ];
 
 /** What the paper says about msclap's gap (no numbers are given there). */
@@ -375,7 +375,7 @@ export async function runStudy(base: MatsConfig, options: StudyOptions = {}): Pr
   const chance = Object.fromEntries(taskNames.map((t) => [t, first[t].chance]));
   const perTask = (bySeed: Record<string, Record<string, Headline>>) =>
     Object.fromEntries(taskNames.map((t) => [t, cell(Object.fromEntries(seeds.map((s) => [String(s), bySeed[s][t]])))]));
-  const table4 = STUDY_ROWS.map((row) => ({ key: row.key, label: row.label, run: row.run, method: row.method, tasks: perTask(table[row.key]) }));
+  const table4 = STUDY_ROWS.map((row) => ({ key: row.key, label: row.label, short: row.short, run: row.run, method: row.method, tasks: perTask(table[row.key]) }));
   const varianceCurve = variances.map((v) => ({ variance: v, run: sweepRun(v, main), tasks: perTask(sweep[String(v)]) }));
 
   // The CLAP gap (the same CLAP for every seed).
