@@ -19,6 +19,8 @@ export const SCRIPT_SETTINGS: Record<string, ScriptSettings> = {
   'packages/bench/bench/metrics.bench.ts': { env: { BENCH_ITEMS: '2000' }, timeoutS: 120 },
   'packages/clap/bench/clap.bench.ts': { env: { BENCH_REPS: '3' }, timeoutS: 180 },
   'packages/datasets/bench/datasets.bench.ts': { timeoutS: 240 },
+  // 10 k, 100 k and 1 M records through the streaming input pipeline, one child process per size.
+  'packages/datasets/bench/input-pipeline.bench.ts': { timeoutS: 420 },
   // ml-kmeans (the library baseline) takes minutes; the suite times our fast k-means.
   'packages/santa/bench/santa.bench.ts': { env: { BENCH_REPEATS: '3', BENCH_IMPLEMENTATIONS: 'fast' }, timeoutS: 180 },
   // Paper-size mapper: one warm-up, one timed training step (tens of seconds each).

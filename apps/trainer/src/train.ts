@@ -289,7 +289,7 @@ export class Trainer {
       this.step,
       async (dir) => {
         this.model.mapper.save(join(dir, RUN_FILES.mapper));
-        await saveLora(this.model.llm, dir);
+        await saveLora(this.model.adapter, dir);
         await writeOptimizer(join(dir, 'optimizer.safetensors'), this.optimizer);
         const state: CheckpointState = { step: this.step, rng: { noise: this.noiseRng.getState(), dropout: this.dropoutRng.getState() }, sampler: this.sampler.getState(), lossWindow: this.lossWindow };
         writeJson(join(dir, 'state.json'), state);

@@ -16,6 +16,7 @@ import { type AudioClip, decodeAudioFile } from '@mats/datasets';
 import {
   type CausalLM,
   type GenerateResult,
+  type LoraAdapter,
   type PrefixLmExample,
   type TextTokenizer,
   CausalLmDecoder,
@@ -106,6 +107,8 @@ interface AdapterFiles {
 export class MatsModel {
   /** True while the LoRA adapter is live (training); false once merged into the LLM (inference). */
   private adapterLive: boolean;
+  /** The live LoRA adapter (training models), null once merged. */
+  private liveAdapter: LoraAdapter | null = null;
 
   private constructor(
     readonly spec: MatsModelSpec,
@@ -146,8 +149,7 @@ export class MatsModel {
     const llm = openLlm(spec, dir);
     let clap: ClapEncoder | undefined;
     try {
-      loadLora(llm, dir);
-      mergeLora(llm);
+      mergeLora(llm, loadLora(llm, dir));
       clap = options.clap ?? (await openClap(spec, dir));
       return new MatsModel(spec, clap, llm, llm.tokenizer!, mapper, memory, adapterFiles, options.clap === undefined);
     } catch (err) {
@@ -171,18 +173,21 @@ export class MatsModel {
       throw new Error(`mapper.width: ${width} differs from the LLM's n_embd ${llmDim}; set mapper.projection: true or mapper.width: null`);
     }
     let mapper: TransformerMapper;
+    let adapter: LoraAdapter;
     if (parts.checkpoint) {
       mapper = loadMapper(join(parts.checkpoint, RUN_FILES.mapper));
-      loadLora(llm, parts.checkpoint);
+      adapter = loadLora(llm, parts.checkpoint);
     } else {
       const m = spec.mapper;
       mapper = createMapper(
         { clapDim: clap.dim, width, llmDim: m.projection ? llmDim : undefined, projection: m.projection, prefixLength: m.prefixLength, clipLength: m.clipLength, layers: m.layers, heads: m.heads, mlpRatio: m.mlpRatio },
         new Rng(`${spec.seed}/mapper`),
       );
-      applyLora(llm, { r: spec.lora.rank, alpha: spec.lora.alpha, dropout: spec.lora.dropout, targetModules: spec.lora.targets }, new Rng(`${spec.seed}/lora`));
+      adapter = applyLora(llm, { r: spec.lora.rank, alpha: spec.lora.alpha, dropout: spec.lora.dropout, targetModules: spec.lora.targets }, new Rng(`${spec.seed}/lora`));
     }
-    return new MatsModel(spec, clap, llm, llm.tokenizer, mapper, memory, null, parts.ownsClap ?? true);
+    const model = new MatsModel(spec, clap, llm, llm.tokenizer, mapper, memory, null, parts.ownsClap ?? true);
+    model.liveAdapter = adapter;
+    return model;
   }
 
   /** The joint CLAP dimension. */
@@ -193,12 +198,17 @@ export class MatsModel {
   /** Trainable tensors: the mapper's, then the adapter's (training models only). */
   get trainableVariables(): tf.Variable[] {
     if (!this.adapterLive) throw new Error('trainableVariables: the LoRA adapter of a loaded model is merged (use MatsModel.create to train)');
-    return [...this.mapper.trainableVariables, ...this.llm.lora!.variables()];
+    return [...this.mapper.trainableVariables, ...this.adapter.variables()];
+  }
+
+  /** The live LoRA adapter of a training model (a loaded model's adapter is merged into the LLM). */
+  get adapter(): LoraAdapter {
+    if (!this.liveAdapter) throw new Error('adapter: the LoRA adapter of a loaded model is merged (use MatsModel.create to train)');
+    return this.liveAdapter;
   }
 
   get loraParameterCount(): number {
-    if (!this.adapterLive) return 0;
-    return this.llm.lora!.variables().reduce((n, v) => n + v.size, 0);
+    return this.liveAdapter?.parameterCount ?? 0;
   }
 
   /**
@@ -372,7 +382,7 @@ export class MatsModel {
     mkdirSync(dir, { recursive: true });
     this.mapper.save(join(dir, RUN_FILES.mapper));
     if (this.adapterLive) {
-      await saveLora(this.llm, dir);
+      await saveLora(this.adapter, dir);
     } else {
       writeFileAtomic(join(dir, RUN_FILES.adapterConfig), this.adapterFiles!.config);
       writeFileAtomic(join(dir, RUN_FILES.adapterModel), this.adapterFiles!.weights);
@@ -391,6 +401,7 @@ export class MatsModel {
   /** Frees the mapper, the LLM and (unless it was supplied by the caller) the CLAP encoder. */
   async dispose(): Promise<void> {
     this.mapper.dispose();
+    this.liveAdapter?.dispose();
     this.llm.dispose();
     if (this.ownsClap) await this.clap.dispose();
   }
