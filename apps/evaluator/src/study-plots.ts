@@ -1,6 +1,6 @@
 /** Vega-Lite specs of the study's pictures: Table 4 as bars with error bars, and the noise-variance curve. */
 import type { writePng } from '@mats/app-shared';
-import type { Stat } from './study.js';
+import type { Stat } from './study-stats.js';
 
 type Spec = Parameters<typeof writePng>[1];
 

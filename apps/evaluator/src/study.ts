@@ -17,6 +17,9 @@ import { type ItemEmbeddings, answerItems, closeRun, embedItems, openRun, readRu
 import { markdownTable } from './report.js';
 import { type PreparedTask, type TableRow, prepareTask } from './tasks.js';
 import { table4Spec, varianceSpec } from './study-plots.js';
+import { type Stat, meanStd } from './study-stats.js';
+
+export { type Stat, meanStd };
 
 export interface StudyOptions {
   log?: (line: string) => void;
@@ -49,23 +52,6 @@ export const MSCLAP_PAPER = {
   ],
   numbers: 'The paper reports no paired cosine, centroid distance or separability for msclap.',
 };
-
-export interface Stat {
-  mean: number;
-  /** Sample standard deviation (n - 1); null with a single seed. */
-  std: number | null;
-  n: number;
-}
-
-/** Mean and sample standard deviation (n - 1 in the denominator) of per-seed values. */
-export function meanStd(values: number[]): Stat {
-  if (values.length === 0) throw new Error('meanStd: no values');
-  const n = values.length;
-  const mean = values.reduce((a, b) => a + b, 0) / n;
-  if (n === 1) return { mean, std: null, n };
-  const ss = values.reduce((a, v) => a + (v - mean) ** 2, 0);
-  return { mean, std: Math.sqrt(ss / (n - 1)), n };
-}
 
 /** The study settings of a config: its `study` group with every default filled in. */
 export function studySettings(config: MatsConfig): StudyConfig {
