@@ -7,7 +7,7 @@
  */
 import { copyFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Embeddings, concatEmbeddings, formatDuration, writeFileAtomic } from '@mats/core';
+import { type Embeddings, concatEmbeddings, createProgress, formatDuration, writeFileAtomic } from '@mats/core';
 import type { ClapEncoder } from '@mats/clap';
 import { decodeAudioFile } from '@mats/datasets';
 import { type GapStatistics, gapStatistics } from '@mats/santa';
@@ -201,8 +201,14 @@ async function evaluateRun(
   try {
     const embs = new Map<EvalTask, ItemEmbeddings>();
     for (const [method, task] of todo) {
-      if (!embs.has(task.task)) embs.set(task.task, await embedItems(run, task.items, config.clap.batchSize));
-      const answers = await answerItems(run, task.items, embs.get(task.task)!, method);
+      if (!embs.has(task.task)) {
+        const progress = createProgress({ label: `${config.name} ${task.task}: embed audio`, total: task.items.length, unit: 'clips', mode: options.progress });
+        embs.set(task.task, await embedItems(run, task.items, config.clap.batchSize, (done) => progress.update(done)));
+        progress.stop();
+      }
+      const progress = createProgress({ label: `${config.name} [${method}] ${task.task}: generate`, total: task.items.length, unit: 'items', mode: options.progress });
+      const answers = await answerItems(run, task.items, embs.get(task.task)!, method, (done) => progress.update(done));
+      progress.stop();
       const outcome = await task.score(answers, run);
       const headline: Headline = { ...outcome.headline, failed: outcome.failures.length, items: outcome.items };
       writeJson(join(evalDir, `${task.task}-${method}-predictions.json`), outcome.predictions);
@@ -339,11 +345,14 @@ export async function runStudy(base: MatsConfig, options: StudyOptions = {}): Pr
   for (const row of STUDY_ROWS) table[row.key] = {};
   for (const v of variances) sweep[String(v)] = {};
 
+  const kinds: StudyRunKind[] = ['mats', 'no-noise', 'audio', ...variances.map((v) => sweepRun(v, main)).filter((k) => k.startsWith('var-'))];
+  const totalRuns = kinds.length * seeds.length;
+  let done = 0;
   for (const seed of seeds) {
-    const kinds: StudyRunKind[] = ['mats', 'no-noise', 'audio', ...variances.map((v) => sweepRun(v, main)).filter((k) => k.startsWith('var-'))];
     const results = new Map<StudyRunKind, Record<string, Record<string, Headline>>>();
     for (const kind of kinds) {
       const config = studyRunConfig(base, kind, seed);
+      log(`study: training ${++done} of ${totalRuns}, ${config.name} (${formatDuration((Date.now() - started) / 1000)} so far)`);
       const trained = await ensureTrained(config, kind === 'mats' && seed === seeds[0], options, log);
       if (trained.trained) trainedRuns.push(config.name);
       const s = trained.summary;
