@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Rng, createEmbeddings, embeddingsFromRows } from '@mats/core';
 import { describe, expect, it } from 'vitest';
 import { fitLogisticRegression, gapStatistics, linearSeparability, modalityGap, noisyTextCosine, predictLogistic } from './index.js';
@@ -84,5 +86,29 @@ describe('gapStatistics', () => {
     expect(g.separability.accuracy).toBe(1);
     expect(g.noisyTextCosine).toEqual([{ variance: 0, measured: expect.closeTo(1, 6), expected: 1 }]);
     expect({ ...g, dim: undefined, separability: undefined, noisyTextCosine: undefined }).toMatchObject(modalityGap(audio, text));
+  });
+});
+
+// Produced by tools/make_gap_fixture.py: scipy L-BFGS-B on the same objective, and numpy gap statistics.
+const fixture = JSON.parse(readFileSync(new URL('../fixtures/gap.json', import.meta.url), 'utf8'));
+
+describe('gap statistics against scipy / numpy', () => {
+  it('fitLogisticRegression reaches the optimum scipy finds on overlapping clouds', () => {
+    const { x, labels, l2, weights, bias, loss } = fixture.logistic;
+    const model = fitLogisticRegression(embeddingsFromRows(x), labels, { l2 });
+    Array.from(model.weights).forEach((w, i) => expect(w).toBeCloseTo(weights[i], 6));
+    expect(model.bias).toBeCloseTo(bias, 6);
+    expect(model.loss).toBeCloseTo(loss, 6);
+  });
+
+  it('gapStatistics carries numpy\'s paired cosine, distances and infinity norm', () => {
+    const g = fixture.gap;
+    const stats = gapStatistics(embeddingsFromRows(g.audio), embeddingsFromRows(g.text));
+    expect(stats.meanPairedCosine).toBeCloseTo(g.meanPairedCosine, 6);
+    expect(stats.meanPairedDistance).toBeCloseTo(g.meanPairedDistance, 6);
+    expect(stats.centroidDistance).toBeCloseTo(g.centroidDistance, 6);
+    expect(stats.meanInfNorm).toBeCloseTo(g.meanInfNorm, 6);
+    expect(stats.noiseVariance).toBeCloseTo(g.meanInfNorm ** 2, 6);
+    expect(stats.separability.trainPairs + stats.separability.testPairs).toBe(25);
   });
 });
