@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
 import { Rng, createEmbeddings, embeddingsFromRows } from '@mats/core';
 import { describe, expect, it } from 'vitest';
 import { fitLogisticRegression, gapStatistics, linearSeparability, modalityGap, noisyTextCosine, predictLogistic } from './index.js';
