@@ -11,7 +11,7 @@ import { type Embeddings, concatEmbeddings, createProgress, formatDuration, writ
 import type { ClapEncoder } from '@mats/clap';
 import { decodeAudioFile } from '@mats/datasets';
 import { type GapStatistics, gapStatistics } from '@mats/santa';
-import { ConfigSchema, type EvalTask, type MatsConfig, RUN_FILES, type SantaMethod, StudySchema, type StudyConfig, loadClap, readJson, resolvePath, writeJson, writePng } from '@mats/app-shared';
+import { ConfigSchema, type EvalTask, type MatsConfig, RUN_FILES, type SantaMethod, StudySchema, type StudyConfig, ensureWorld, loadClap, readJson, resolvePath, writeJson, writePng } from '@mats/app-shared';
 import { runDirOf, train } from '@mats/trainer-app';
 import { type ItemEmbeddings, answerItems, closeRun, embedItems, openRun, readRunConfig } from './model.js';
 import { markdownTable } from './report.js';
@@ -120,7 +120,10 @@ interface Trained {
   summary: Record<string, unknown>;
 }
 
-/** Trains a run unless a finished one with the same steps is there; an unfinished one resumes. */
+/**
+ * Trains a run unless a finished one is there; an unfinished one resumes. A stored run whose training
+ * settings differ from `config` (anything but the evaluation settings) is an error naming the field.
+ */
 async function ensureTrained(config: MatsConfig, pictures: boolean, options: StudyOptions, log: (line: string) => void): Promise<Trained> {
   const dir = runDirOf(config);
   const summaryFile = join(dir, RUN_FILES.summary);
@@ -273,6 +276,7 @@ export function fmtStat(s: Stat, metric: string): string {
 export async function runGapOnly(base: MatsConfig, options: StudyOptions = {}): Promise<{ outDir: string; markdown: string; stats: GapStatistics }> {
   const study = studySettings(base);
   const outDir = resolvePath(join(base.runsDir, study.name));
+  if (base.world) await ensureWorld(base, options.log ?? ((line: string) => process.stderr.write(`${line}\n`)));
   const clap = options.clap ?? (await loadClap(base));
   try {
     const variances = [...new Set([base.train.noiseVariance, ...study.variances])].sort((a, b) => a - b);
@@ -337,6 +341,7 @@ export async function runStudy(base: MatsConfig, options: StudyOptions = {}): Pr
   const seeds = study.seeds;
   if (new Set(seeds).size !== seeds.length) throw new Error(`study.seeds: ${JSON.stringify(seeds)} lists a seed twice`);
   const variances = [...new Set(study.variances)].sort((a, b) => a - b);
+  if (base.world) await ensureWorld(base, log);
   const tasks = study.tasks.map((t) => prepareTask(t, base));
   const trainedRuns: string[] = [];
   const runs: Record<string, { dir: string; steps: unknown; finalLoss: unknown; validationLoss: unknown; seconds: unknown }> = {};
