@@ -89,7 +89,7 @@ export const ConfigSchema = z.strictObject({
     .regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" and "-" only'),
   runsDir: z.string().min(1),
   seed: z.number().int().nonnegative(),
-  backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']),
+  backend: z.enum(['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']),
   /** The synthetic world (null for real data). Generated into `dir` when missing and `generate` is true. */
   world: z
     .strictObject({

@@ -27,7 +27,17 @@ export {
   f32ToF16,
   f32ToBf16,
 } from './safetensors.js';
-export { type BackendName, type BackendInfo, type ModuleImporter, BACKEND_NAMES, selectBackend, parseBackendName } from './backend.js';
+export { type BackendName, type BackendInfo, type ModuleImporter, BACKEND_NAMES, selectBackend, parseBackendName, describeBackend } from './backend.js';
+export {
+  type WebGpuAdapterInfo,
+  type WebGpuProbe,
+  WEBGPU_DRIVER_HINT,
+  probeWebGpu,
+  releaseWebGpu,
+  activeWebGpu,
+  assertFitsWebGpu,
+  describeAdapter,
+} from './webgpu.js';
 export { type Progress, type ProgressOptions, createProgress, formatDuration } from './progress.js';
 export { writeFileAtomic } from './files.js';
 export * as ops from './ops/index.js';
