@@ -1,5 +1,5 @@
 /** @mats/app-shared: what the trainer and evaluator apps share (private to this repository). */
-export { ConfigSchema, ConfigError, type MatsConfig, type Override, type ResolveOptions, resolveConfig, readConfigFile, deepMerge, SANTA_METHODS, type SantaMethod, EVAL_TASKS, type EvalTask } from './config.js';
+export { ConfigSchema, StudySchema, type StudyConfig, ConfigError, type MatsConfig, type Override, type ResolveOptions, resolveConfig, readConfigFile, deepMerge, SANTA_METHODS, type SantaMethod, EVAL_TASKS, type EvalTask } from './config.js';
 export { presets, PRESET_NAMES, type PresetName } from './presets.js';
 export { type ArgSpec, type ParsedArgs, parseArgs, parseShard } from './args.js';
 export { baseDir, resolvePath } from './paths.js';
