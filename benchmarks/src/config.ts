@@ -26,7 +26,9 @@ export const SCRIPT_SETTINGS: Record<string, ScriptSettings> = {
   // Paper-size mapper: one warm-up, one timed training step (tens of seconds each).
   'packages/mapper/bench/mapper.bench.ts': { env: { MATS_BENCH_REPS: '1' }, timeoutS: 300 },
   // GPT-2-small training steps take minutes on wasm: one warm-up, one timed step.
-  'packages/llm-lora/bench/llm-lora.bench.ts': { args: ['--reps', '1', '--warmup', '1'], timeoutS: 600 },
+  'packages/llm-lora/bench/llm-lora.bench.ts': { args: ['--reps', '1', '--warmup', '1'], timeoutS: 1500 },
+  // webgpu rows: only where a hardware adapter exists (the script prints why it skips otherwise).
+  'packages/llm-lora/bench/webgpu.bench.ts': { args: ['--reps', '3'], timeoutS: 600 },
   // Batched answering (64 items, batch 32 vs 1), tiny world models.
   'packages/model/bench/model.bench.ts': { env: { BENCH_REPEATS: '3' }, timeoutS: 300 },
   // Greedy generation tfjs-wasm vs onnxruntime-node (1 and 2 threads), batch 1 and 32, world and
@@ -47,6 +49,11 @@ export const SCRIPT_SETTINGS: Record<string, ScriptSettings> = {
 export const REFERENCE_ALIASES: Record<string, string> = {
   'santa/memory-build-fast': 'reference/santa/memory-build-sklearn',
   'santa/memory-build-ml-kmeans': 'reference/santa/memory-build-sklearn',
+  // The same MATS step / generation on webgpu (packages/llm-lora/bench/webgpu.bench.ts).
+  'llm-lora/train-step-world-webgpu': 'reference/llm-lora/train-step-world',
+  'llm-lora/generate-greedy-world-webgpu': 'reference/llm-lora/generate-greedy-world',
+  'llm-lora/train-step-gpt2-small-webgpu': 'reference/llm-lora/train-step-gpt2-small',
+  'llm-lora/generate-greedy-gpt2-small-webgpu': 'reference/llm-lora/generate-greedy-gpt2-small',
 };
 
 /** The Python with PyTorch, numpy and scikit-learn (Debian's); plain `python3` may be another one. */

@@ -111,7 +111,7 @@ describe('trainer resume', () => {
     // The metrics log of the resumed run is the uninterrupted one, line for line.
     expect(readMetrics(resumed.runDir).map((m) => [m.step, m.loss, m.validationLoss])).toEqual(readMetrics(full.runDir).map((m) => [m.step, m.loss, m.validationLoss]));
     expect(readFileSync(join(resumed.runDir, 'santa.safetensors'))).toEqual(readFileSync(join(full.runDir, 'santa.safetensors')));
-  }, 60_000);
+  }, 300_000);
 
   it('refuses to resume with different training settings, naming the field', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mats-resume-'));
@@ -122,7 +122,7 @@ describe('trainer resume', () => {
     changed.train = { ...changed.train, lr: 0.5 };
     await expect(train(changed, { ...quiet, resume: true, components: { clap: standInClap(), llm: standInLlm(texts) } })).rejects.toThrow(/different train\.lr/);
     await expect(train(tinyConfig(dir, 'r'), { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } })).rejects.toThrow(/already exists: pass --resume/);
-  }, 60_000);
+  }, 300_000);
 
   it('micro-batches with summed gradients give the whole batch\'s update (dropout off)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mats-micro-'));
@@ -147,5 +147,5 @@ describe('trainer resume', () => {
     const lossesB = readMetrics(micro.runDir).filter((m) => m.loss !== undefined).map((m) => m.loss as number);
     expect(lossesB.length).toBe(6);
     lossesA.forEach((l, i) => expect(lossesB[i]).toBeCloseTo(l, 4));
-  }, 120_000);
+  }, 300_000);
 });

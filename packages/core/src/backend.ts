@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
+import { type ModuleImporter, type WebGpuAdapterInfo, adapterName, defaultImporter, installWebGpu } from './webgpu.js';
+
+export type { ModuleImporter } from './webgpu.js';
 
 /** Which tfjs backend to run on. `auto` takes the fastest one that is installed. */
-export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'auto' | 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 
-export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
 /** The npm package each optional native backend needs. */
 const NATIVE_PACKAGES = {
@@ -16,30 +19,44 @@ export interface BackendInfo {
   requested: BackendName;
   /** What runs: one of the concrete names. */
   selected: Exclude<BackendName, 'auto'>;
-  /** The tfjs backend id (`tensorflow`, `wasm`, `cpu`). */
+  /** The tfjs backend id (`tensorflow`, `webgpu`, `wasm`, `cpu`). */
   tfBackend: string;
+  /** The WebGPU adapter (name, software or not, buffer limits) when `webgpu` runs. */
+  adapter?: WebGpuAdapterInfo;
+  /** Why `auto` passed over webgpu (no adapter, only a CPU adapter, package missing), when it did. */
+  skippedWebGpu?: string;
 }
 
-/** Importer used to load optional packages; tests replace it to simulate installed packages. */
-export type ModuleImporter = (specifier: string) => Promise<unknown>;
-
-const defaultImporter: ModuleImporter = (specifier) => import(specifier);
+/** One line describing the selection, for logs: `webgpu (NVIDIA H200, max binding 4096 MiB)`. */
+export function describeBackend(info: BackendInfo): string {
+  if (!info.adapter) return info.selected;
+  const a = info.adapter;
+  return `${info.selected} (${adapterName(a)}${a.software ? ', software' : ''}, max storage binding ${Math.round(a.maxStorageBufferBindingSize / 2 ** 20)} MiB)`;
+}
 
 /**
  * Selects and initialises the tfjs backend. The native packages are optional peer dependencies
- * (their install downloads libtensorflow, which offline machines cannot do), so `auto` tries
- * tfjs-node-gpu, then tfjs-node, then wasm. Asking explicitly for a backend that is not installed
- * is an error naming the package to install - never a silent switch to a slower backend.
+ * (their install downloads libtensorflow, which offline machines cannot do); webgpu comes from the
+ * optional dependencies `webgpu` (dawn.node) and `@tensorflow/tfjs-backend-webgpu`. `auto` tries
+ * tfjs-node-gpu, then webgpu on a hardware adapter (never a CPU adapter such as lavapipe), then
+ * tfjs-node, then wasm. Asking explicitly for a backend that is not usable is an error naming what
+ * to install - never a silent switch to a slower backend. Explicit `webgpu` accepts a CPU adapter.
  */
 export async function selectBackend(requested: BackendName = 'auto', importer: ModuleImporter = defaultImporter): Promise<BackendInfo> {
   if (!BACKEND_NAMES.includes(requested)) {
     throw new Error(`backend: unknown backend ${JSON.stringify(requested)}, expected one of ${BACKEND_NAMES.join(', ')}`);
   }
   if (requested === 'auto') {
-    for (const native of ['tensorflow-gpu', 'tensorflow'] as const) {
-      if (await tryImport(NATIVE_PACKAGES[native], importer)) return activate(requested, native, 'tensorflow');
-    }
-    return activate(requested, 'wasm', 'wasm', importer);
+    if (await tryImport(NATIVE_PACKAGES['tensorflow-gpu'], importer)) return activate(requested, 'tensorflow-gpu', 'tensorflow');
+    const webgpu = await installWebGpu(importer, { allowSoftware: false });
+    if ('info' in webgpu) return { ...(await activate(requested, 'webgpu', 'webgpu')), adapter: webgpu.info };
+    if (await tryImport(NATIVE_PACKAGES.tensorflow, importer)) return { ...(await activate(requested, 'tensorflow', 'tensorflow')), skippedWebGpu: webgpu.reason };
+    return { ...(await activate(requested, 'wasm', 'wasm', importer)), skippedWebGpu: webgpu.reason };
+  }
+  if (requested === 'webgpu') {
+    const webgpu = await installWebGpu(importer, { allowSoftware: true });
+    if ('reason' in webgpu) throw new Error(`backend "webgpu": ${webgpu.reason}`);
+    return { ...(await activate(requested, 'webgpu', 'webgpu')), adapter: webgpu.info };
   }
   if (requested === 'tensorflow-gpu' || requested === 'tensorflow') {
     const pkg = NATIVE_PACKAGES[requested];

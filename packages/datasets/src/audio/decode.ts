@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { AudioClip } from './clip.js';
-import { decodeWav, looksLikeWav } from './wav.js';
+import { checkSampleRate, decodeWav, looksLikeWav } from './wav.js';
 
 export type AudioContainer = 'wav' | 'flac' | 'mp3' | 'ogg';
 
@@ -41,6 +41,8 @@ export async function decodeAudio(bytes: Uint8Array, source = '<buffer>'): Promi
   if (!decoded || !Array.isArray(decoded.channelData) || decoded.channelData.length === 0 || !(decoded.sampleRate > 0)) {
     throw new Error(`${source}: ${container.toUpperCase()} decoder returned no audio (corrupt or empty file?)`);
   }
+  checkSampleRate(decoded.sampleRate, source);
+  if (decoded.channelData[0].length === 0) throw new Error(`${source}: ${container.toUpperCase()} audio holds no samples (an empty clip)`);
   // Copy into plain Float32Arrays we own (decoders may hand out views of a shared WASM heap).
   return { sampleRate: decoded.sampleRate, channels: decoded.channelData.map((ch) => Float32Array.from(ch)) };
 }
