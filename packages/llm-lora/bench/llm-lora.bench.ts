@@ -152,11 +152,11 @@ async function benchShape(shape: BenchShape, reps: number, backend: string): Pro
   rng.fillNormal(prefixData, 0, 0.02);
   const newTokens = 32;
   const gen = () => generate(model, { prefix: { data: prefixData, shape: [P, shape.llm.nEmbd] }, promptIds: examples[0].instruction }, { maxNewTokens: newTokens, eosId: -1 });
-  gen();
+  await gen();
   const rates: number[] = [];
   for (let i = 0; i < Math.max(3, reps); i++) {
     const t0 = performance.now();
-    const out = gen();
+    const out = await gen();
     rates.push(out.ids.length / ((performance.now() - t0) / 1000));
   }
   report(`llm-lora/generate-greedy-${shape.name}`, rates, 'tokens/s', true, { backend, llm: shape.llm, prefixTokens: P, promptTokens: shape.instructionTokens, newTokens, lora: 'unmerged' });

@@ -27,10 +27,10 @@ describe('the committed tiny world LM (scripts/pretrain-world-lm.ts)', () => {
     model.dispose();
   });
 
-  it('has learned the world text: a greedy caption is several in-vocabulary words ending at eos', () => {
+  it('has learned the world text: a greedy caption is several in-vocabulary words ending at eos', async () => {
     const model = loadCausalLM(assetDir);
     const tok = model.tokenizer!;
-    const out = generate(model, { prefix: null, promptIds: [tok.eosId, ...tok.encode('Generate audio caption.')] }, { maxNewTokens: 40 });
+    const out = await generate(model, { prefix: null, promptIds: [tok.eosId, ...tok.encode('Generate audio caption.')] }, { maxNewTokens: 40 });
     expect(out.finished).toBe(true);
     expect(out.ids.length).toBeGreaterThan(4);
     expect(out.ids).not.toContain(tok.encode('<unk>')[0]);

@@ -30,7 +30,18 @@ export {
 export { geluNew, frozenLinear, trainableLinear } from './ops.js';
 export { type LoraConfig, DEFAULT_LORA, LoraState, LoraProjection, applyLora, saveLora, loadLora, mergeLora } from './lora.js';
 export { type PrefixLmExample, type PrefixLmBatch, type LossOptions, buildPrefixLmBatch, prefixLmLoss, weightedCrossEntropy } from './loss.js';
-export { type GenerateOptions, type PrefixInput, type GenerateResult, generate, bannedNgramTokens, processLogits } from './generate.js';
+export {
+  type GenerateOptions,
+  type BatchGenerateOptions,
+  type PrefixInput,
+  type GenerateResult,
+  type BatchDecoder,
+  CausalLmDecoder,
+  generate,
+  generateBatch,
+  bannedNgramTokens,
+  processLogits,
+} from './generate.js';
 export {
   type AdamWOptions,
   type AdamWState,
