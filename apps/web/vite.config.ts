@@ -40,4 +40,8 @@ function optionalDecoders(): Plugin {
     },
   };
 }
-export default defineConfig({ plugins: [nodeBuiltinsStub(), optionalDecoders()], build: { target: 'es2022' } });
+export default defineConfig({
+  plugins: [nodeBuiltinsStub(), optionalDecoders()],
+  resolve: { alias: { 'onnxruntime-node': 'onnxruntime-web' } },
+  build: { target: 'es2022' },
+});
