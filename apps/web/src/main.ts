@@ -95,7 +95,7 @@ async function selectWorldClip(index: number): Promise<void> {
   try {
     const res = await fetch(worldClip.url);
     if (!res.ok) throw new Error(`${worldClip.url}: HTTP ${res.status}`);
-    setClip(await decodeAudio(new Uint8Array(await res.arrayBuffer()), worldClip.url), `world clip ${worldClip.id}`);
+    setClip(await decodeAudio(new Uint8Array(await res.arrayBuffer()), worldClip.url), `world clip ${worldClip.audio.replace(/^audio\/|\.wav$/g, '')}`);
   } catch (err) {
     showError(err);
   }
@@ -248,7 +248,11 @@ async function start(): Promise<void> {
   try {
     clips = await loadWorldClips(worldUrl);
     select.innerHTML = '';
-    clips.forEach((c, i) => select.add(new Option(`${c.id}${c.caption ? ` - ${c.caption}` : ''}`, String(i))));
+    clips.forEach((c, i) => {
+      const option = new Option(`${c.id}${c.caption ? ` - ${c.caption}` : ''}`, String(i));
+      option.dataset.audio = c.audio;
+      select.add(option);
+    });
     select.disabled = clips.length === 0;
     if (clips.length > 0) await selectWorldClip(0);
   } catch (err) {

@@ -4,6 +4,8 @@ import { fileUrl, type FetchFn } from './export-folder.js';
 
 export interface WorldClip {
   id: string;
+  /** Path of the WAV file inside the world folder. */
+  audio: string;
   /** URL of the WAV file. */
   url: string;
   /** A reference caption, when the world has one for this clip. */
@@ -34,12 +36,12 @@ export async function loadWorldClips(folder: string, fetchFn: FetchFn = (u) => f
   const captions = await get<CaptionItem[]>('eval/captions.json').catch(() => [] as CaptionItem[]);
   const byAudio = new Map<string, WorldClip>();
   for (const item of mmau) {
-    if (!byAudio.has(item.audio_id)) byAudio.set(item.audio_id, { id: item.id, url: fileUrl(folder, item.audio_id), caption: null, mmau: item });
+    if (!byAudio.has(item.audio_id)) byAudio.set(item.audio_id, { id: item.id, audio: item.audio_id, url: fileUrl(folder, item.audio_id), caption: null, mmau: item });
   }
   for (const item of captions) {
     const known = byAudio.get(item.audio);
     if (known) known.caption ??= item.captions[0] ?? null;
-    else byAudio.set(item.audio, { id: item.id, url: fileUrl(folder, item.audio), caption: item.captions[0] ?? null, mmau: null });
+    else byAudio.set(item.audio, { id: item.id, audio: item.audio, url: fileUrl(folder, item.audio), caption: item.captions[0] ?? null, mmau: null });
   }
   return [...byAudio.values()];
 }
