@@ -200,7 +200,11 @@ function wireInputs(): void {
     if (v) ($('question') as HTMLTextAreaElement).value = v;
     updateButton();
   });
-  $('question').addEventListener('input', updateButton);
+  $('question').addEventListener('input', () => {
+    const preset = $('preset') as HTMLSelectElement;
+    if (preset.value !== ($('question') as HTMLTextAreaElement).value) preset.value = '';
+    updateButton();
+  });
   $('go').addEventListener('click', () => void ask());
   $('record').addEventListener('click', () => void toggleRecord());
   ($('file') as HTMLInputElement).addEventListener('change', async (e) => {

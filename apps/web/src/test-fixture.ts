@@ -3,7 +3,7 @@
  * path's answers for comparison.
  *
  * The export is of the repository's trained world run when one is there (runs/world, or the run
- * folder in MATS_WEB_TEST_RUN), else of a small random MATS built here from the committed tiny CLAP
+ * folder in MATS_WEB_TEST_RUN, with its world in MATS_WEB_TEST_WORLD), else of a small random MATS built here from the committed tiny CLAP
  * and tiny world LM (random mapper and LoRA, a Santa memory over a few captions): its answers are
  * nonsense, but the browser must still give exactly the Node path's tokens.
  */
@@ -53,9 +53,9 @@ export async function makeExport(out: string): Promise<string> {
   return 'random MATS (no trained run found)';
 }
 
-/** A world folder: the repository's world/ when present, else a small one generated into `out`. */
+/** A world folder: MATS_WEB_TEST_WORLD or the repository's world/ when present, else a small one generated into `out`. */
 export async function makeWorld(out: string): Promise<string> {
-  const repoWorld = join(REPO_ROOT, 'world');
+  const repoWorld = process.env.MATS_WEB_TEST_WORLD ?? join(REPO_ROOT, 'world');
   if (existsSync(join(repoWorld, 'manifest.json'))) return repoWorld;
   await writeWorld(generateWorld({ seed: 0, size: 'small', counts: { pretrain: 4, train: 4, eval: 6 } }), out);
   return out;
