@@ -111,11 +111,12 @@ function renderSanta(step: Awaited<ReturnType<typeof answerClip>>['santa']): voi
   const head = document.createElement('p');
   head.textContent = `${step.method}: nearest cluster ${step.cluster} (${step.clusterSize} members); mix = ${(1 - step.lambda).toFixed(2)} x audio + ${step.lambda.toFixed(2)} x weighted members`;
   box.append(head);
+  const heaviest = step.members[0]?.weight || 1;
   for (const m of step.members.slice(0, 8)) {
     const row = document.createElement('div');
     const bar = document.createElement('span');
     bar.className = 'bar';
-    bar.style.width = `${Math.max(1, Math.round(m.weight * 200))}px`;
+    bar.style.width = `${Math.max(2, Math.round((m.weight / heaviest) * 160))}px`;
     row.append(bar, `memory row ${m.row}: weight ${m.weight.toFixed(3)}`);
     box.append(row);
   }
@@ -138,7 +139,7 @@ async function ask(): Promise<void> {
     renderSanta(result.santa);
     out.textContent = result.text || '(empty answer)';
     out.dataset.ids = result.ids.join(' ');
-    status(`answered in ${((performance.now() - started) / 1000).toFixed(2)} s (${result.ids.length} tokens${result.finished ? '' : ', stopped at the token limit'})`);
+    status(`answered in ${((performance.now() - started) / 1000).toFixed(2)} s (${result.ids.length} token${result.ids.length === 1 ? '' : 's'}${result.finished ? '' : ', stopped at the token limit'})`);
   } catch (err) {
     showError(err);
   } finally {

@@ -61,14 +61,14 @@ export async function makeWorld(out: string): Promise<string> {
   return out;
 }
 
-/** The three questions the tests ask: MMAU-style, captioning, classification. */
+/** The three questions the tests ask: captioning, classification, MMAU-style (last: the screenshot shows it). */
 export function testPrompts(items: MmauItem[]): { audio: string; prompt: string }[] {
   const first = items.slice(0, 3);
   if (first.length < 3) throw new Error(`the world has ${items.length} MMAU items, the test needs 3`);
   return [
-    { audio: first[0].audio_id, prompt: mmauPrompt(first[0].question, first[0].choices) },
-    { audio: first[1].audio_id, prompt: captionInstruction('sound') },
-    { audio: first[2].audio_id, prompt: classificationInstruction() },
+    { audio: first[0].audio_id, prompt: captionInstruction('sound') },
+    { audio: first[1].audio_id, prompt: classificationInstruction() },
+    { audio: first[2].audio_id, prompt: mmauPrompt(first[2].question, first[2].choices) },
   ];
 }
 
