@@ -1,10 +1,84 @@
 #!/usr/bin/env node
 // Checks the nx project graph: every expected package and app exists, no package depends on an app,
-// and there is no dependency cycle. Run: node tools/check-graph.mjs
+// and there is no dependency cycle; and inside every package and app, no import cycle between the
+// files of src/ (relative `import ... from './x.js'`, `export ... from './x.js'`, `import('./x.js')`,
+// type-only imports included). Run: node tools/check-graph.mjs
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Every .ts file under dir. */
+function tsFiles(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...tsFiles(path));
+    else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) out.push(path);
+  }
+  return out;
+}
+
+/** Relative specifiers a file imports or re-exports (comments stripped first). */
+export function relativeImports(source) {
+  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+  const specs = [];
+  const patterns = [/\b(?:import|export)\s[^;'"`]*?\sfrom\s*['"](\.{1,2}\/[^'"]+)['"]/g, /\bimport\s*['"](\.{1,2}\/[^'"]+)['"]/g, /\bimport\s*\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g];
+  for (const re of patterns) for (const m of code.matchAll(re)) specs.push(m[1]);
+  return specs;
+}
+
+/** './x.js' from file -> the .ts file it names (x.ts, or x/index.ts), or null outside the package. */
+function resolveImport(file, spec) {
+  const base = resolve(dirname(file), spec);
+  for (const candidate of [base.replace(/\.js$/, '.ts'), base + '.ts', join(base.replace(/\.js$/, ''), 'index.ts')]) {
+    if (existsSync(candidate)) return candidate;
+  }
+  return null;
+}
+
+/** Import cycles between the files of one src/ folder, each as a list of paths relative to the repo. */
+function fileCycles(srcDir) {
+  const edges = new Map();
+  for (const file of tsFiles(srcDir)) {
+    edges.set(file, relativeImports(readFileSync(file, 'utf8')).map((s) => resolveImport(file, s)).filter((t) => t && t.startsWith(srcDir)));
+  }
+  const cycles = [];
+  const state = new Map();
+  const visit = (file, path) => {
+    if (state.get(file) === 'done') return;
+    if (state.get(file) === 'active') {
+      cycles.push([...path.slice(path.indexOf(file)), file].map((f) => relative(root, f)));
+      return;
+    }
+    state.set(file, 'active');
+    for (const t of edges.get(file) ?? []) visit(t, [...path, file]);
+    state.set(file, 'done');
+  };
+  for (const file of edges.keys()) visit(file, []);
+  return cycles;
+}
+
+const fileProblems = [];
+let folders = 0;
+for (const group of ['packages', 'apps']) {
+  const groupDir = join(root, group);
+  if (!existsSync(groupDir)) continue;
+  for (const name of readdirSync(groupDir)) {
+    const src = join(groupDir, name, 'src');
+    if (!existsSync(src)) continue;
+    folders++;
+    for (const cycle of fileCycles(src)) fileProblems.push(`file import cycle: ${cycle.join(' -> ')}`);
+  }
+}
+if (fileProblems.length) {
+  console.error(`file graph check failed:\n  ${fileProblems.join('\n  ')}`);
+  process.exit(1);
+}
+console.log(`file graph ok: no import cycle between the files of ${folders} src/ folders`);
 
 const expectedPackages = ['core', 'datasets', 'clap', 'santa', 'mapper', 'llm-lora', 'bench', 'model'].map((n) => `@mats/${n}`);
 const expectedApps = ['trainer', 'evaluator'];

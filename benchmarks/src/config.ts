@@ -19,12 +19,16 @@ export const SCRIPT_SETTINGS: Record<string, ScriptSettings> = {
   'packages/bench/bench/metrics.bench.ts': { env: { BENCH_ITEMS: '2000' }, timeoutS: 120 },
   'packages/clap/bench/clap.bench.ts': { env: { BENCH_REPS: '3' }, timeoutS: 180 },
   'packages/datasets/bench/datasets.bench.ts': { timeoutS: 240 },
+  // 10 k, 100 k and 1 M records through the streaming input pipeline, one child process per size.
+  'packages/datasets/bench/input-pipeline.bench.ts': { timeoutS: 420 },
   // ml-kmeans (the library baseline) takes minutes; the suite times our fast k-means.
   'packages/santa/bench/santa.bench.ts': { env: { BENCH_REPEATS: '3', BENCH_IMPLEMENTATIONS: 'fast' }, timeoutS: 180 },
   // Paper-size mapper: one warm-up, one timed training step (tens of seconds each).
   'packages/mapper/bench/mapper.bench.ts': { env: { MATS_BENCH_REPS: '1' }, timeoutS: 300 },
   // GPT-2-small training steps take minutes on wasm: one warm-up, one timed step.
   'packages/llm-lora/bench/llm-lora.bench.ts': { args: ['--reps', '1', '--warmup', '1'], timeoutS: 600 },
+  // Batched answering (64 items, batch 32 vs 1), tiny world models.
+  'packages/model/bench/model.bench.ts': { env: { BENCH_REPEATS: '3' }, timeoutS: 300 },
   'tools/bench_santa_reference.py': { env: { BENCH_REPEATS: '3' }, timeoutS: 180 },
   'tools/bench_mapper_reference.py': { env: { BENCH_REPEATS: '1', BENCH_WARMUP: '1' }, timeoutS: 300 },
   'tools/bench_train_step_reference.py': { env: { BENCH_REPEATS: '3', BENCH_REPEATS_SLOW: '1', BENCH_WARMUP: '1' }, timeoutS: 600 },

@@ -16,14 +16,14 @@ export interface EvaluateOptions {
 
 async function embedTask(run: OpenRun, task: PreparedTask, config: MatsConfig, options: EvaluateOptions): Promise<ItemEmbeddings> {
   const progress = createProgress({ label: `${task.task}: embed audio`, total: task.items.length, unit: 'clips', mode: options.progress });
-  const emb = await embedItems(run.clap, task.items, config.clap.batchSize, (done) => progress.update(done));
+  const emb = await embedItems(run, task.items, config.clap.batchSize, (done) => progress.update(done));
   progress.stop();
   return emb;
 }
 
 async function answerTask(run: OpenRun, task: PreparedTask, emb: ItemEmbeddings, method: SantaMethod, config: MatsConfig, options: EvaluateOptions, label: string): Promise<TaskOutcome> {
   const progress = createProgress({ label: `${label}: generate`, total: task.items.length, unit: 'items', mode: options.progress });
-  const answers = await answerItems(run, task.items, emb, method, config, (done) => progress.update(done));
+  const answers = await answerItems(run, task.items, emb, method, (done) => progress.update(done));
   progress.stop();
   return task.score(answers, run);
 }
@@ -45,7 +45,7 @@ export async function evaluateTarget(target: EvalTask, config: MatsConfig, optio
     const markdown = writeTaskReport(outDir, outcome, { target, runDir: dir, runName: basename(dir), method, data: task.data, seconds: (Date.now() - started) / 1000 });
     return { outDir, outcome, markdown };
   } finally {
-    closeRun(run, options.clap !== undefined);
+    await closeRun(run);
   }
 }
 
@@ -102,7 +102,7 @@ export async function evaluateAblation(config: MatsConfig, options: EvaluateOpti
         rows.push(row);
       }
     } finally {
-      closeRun(run, options.clap !== undefined);
+      await closeRun(run);
     }
   }
   const taskNames = tasks.map((t) => t.task);

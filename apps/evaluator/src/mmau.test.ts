@@ -65,8 +65,7 @@ async function makeRun(dir: string) {
   await saveCausalLM(lm, join(dir, 'lm'), tokJson);
   const runDir = join(dir, 'runs', 'tiny');
   mkdirSync(runDir, { recursive: true });
-  applyLora(lm, {}, new Rng(2));
-  await saveLora(lm, runDir);
+  await saveLora(applyLora(lm, {}, new Rng(2)), runDir);
   createMapper({ clapDim: DIM, width: 16, prefixLength: 2, clipLength: 2, layers: 1, heads: 2 }, new Rng(3)).save(join(runDir, 'mapper.safetensors'));
   const memoryRows = createEmbeddings(12, DIM, new Rng(4).fillNormal(new Float32Array(12 * DIM)) as Float32Array);
   saveMemory(join(runDir, 'santa.safetensors'), buildMemory(memoryRows, { k: 2, maxSize: 12, seed: 0 }));

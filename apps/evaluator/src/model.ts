@@ -1,25 +1,12 @@
+/** The evaluator's view of a trained run: a `MatsModel` opened with the effective config, and items to ask it. */
 import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Embeddings, Rng, concatEmbeddings, createEmbeddings } from '@mats/core';
 import type { ClapEncoder } from '@mats/clap';
-import { decodeAudioFile } from '@mats/datasets';
-import { type CausalLM, type TextTokenizer, generate, loadLora, mergeLora } from '@mats/llm-lora';
-import { type TransformerMapper, loadMapper } from '@mats/mapper';
-import { type SantaMemory, loadMemory, transfer } from '@mats/santa';
-import { type MatsConfig, type SantaMethod, RUN_FILES, loadClap, loadLlm, readJson, resolvePath } from '@mats/app-shared';
+import { MatsModel } from '@mats/model';
+import { type MatsConfig, type SantaMethod, RUN_FILES, modelSpec, readJson, resolvePath } from '@mats/app-shared';
 
-/** A trained run, ready to answer: CLAP, the LLM with its adapter merged, the mapper, Santa's memory. */
-export interface OpenRun {
-  /** The run folder (symlinks such as runs/latest resolved). */
-  dir: string;
-  /** The config the run was trained with. */
-  trained: MatsConfig;
-  clap: ClapEncoder;
-  llm: CausalLM;
-  tokenizer: TextTokenizer;
-  mapper: TransformerMapper;
-  memory: SantaMemory;
-}
+/** A trained run, ready to answer. */
+export type OpenRun = MatsModel;
 
 /** Reads a run folder's stored config (config.json written by the trainer). */
 export function readRunConfig(runPath: string): { dir: string; config: MatsConfig } {
@@ -32,24 +19,13 @@ export function readRunConfig(runPath: string): { dir: string; config: MatsConfi
   return { dir, config: readJson<{ config: MatsConfig }>(join(dir, RUN_FILES.config), 'run config').config };
 }
 
-/** Opens a run with the models named by `config` (normally the run's own config plus any overrides). */
-export async function openRun(dir: string, config: MatsConfig, clap?: ClapEncoder): Promise<OpenRun> {
-  const trained = readJson<{ config: MatsConfig }>(join(dir, RUN_FILES.config), 'run config').config;
-  const encoder = clap ?? (await loadClap(config));
-  const llm = loadLlm(config);
-  loadLora(llm, dir);
-  mergeLora(llm);
-  if (!llm.tokenizer) throw new Error(`llm.dir: ${config.llm.dir} has no tokenizer`);
-  const mapper = loadMapper(join(dir, RUN_FILES.mapper));
-  const memory = loadMemory(join(dir, RUN_FILES.santa));
-  if (mapper.config.clapDim !== encoder.dim) throw new Error(`${dir}: the mapper expects ${mapper.config.clapDim}-d CLAP embeddings but the CLAP model gives ${encoder.dim}-d`);
-  return { dir, trained, clap: encoder, llm, tokenizer: llm.tokenizer, mapper, memory };
+/** Opens a run with the models and settings of `config` (normally the run's own config plus any overrides). */
+export function openRun(dir: string, config: MatsConfig, clap?: ClapEncoder): Promise<OpenRun> {
+  return MatsModel.load(dir, { spec: modelSpec(config), clap, backend: config.backend });
 }
 
-export function closeRun(run: OpenRun, keepClap = false): void {
-  run.mapper.dispose();
-  run.llm.dispose();
-  if (!keepClap) void run.clap.dispose();
+export async function closeRun(run: OpenRun): Promise<void> {
+  await run.dispose();
 }
 
 /** An evaluation item: a clip and the instruction the model answers about it. */
@@ -62,50 +38,24 @@ export interface AskItem {
 
 /** The CLAP audio embeddings of a set of items; clips that cannot be read are recorded, not dropped. */
 export interface ItemEmbeddings {
-  embeddings: Embeddings;
-  rowOf: Map<string, number>;
+  vectors: Map<string, Float32Array>;
   failures: Map<string, string>;
 }
 
-export async function embedItems(clap: ClapEncoder, items: AskItem[], batchSize: number, onProgress?: (done: number) => void): Promise<ItemEmbeddings> {
-  const parts: Embeddings[] = [];
-  const rowOf = new Map<string, number>();
+/** Embeds the items' clips in batches of `batchSize` (decoded clips in memory are bounded by it). */
+export async function embedItems(run: OpenRun, items: AskItem[], batchSize: number, onProgress?: (done: number) => void): Promise<ItemEmbeddings> {
+  const vectors = new Map<string, Float32Array>();
   const failures = new Map<string, string>();
-  let rows = 0;
   for (let i = 0; i < items.length; i += batchSize) {
     const batch = items.slice(i, i + batchSize);
-    const decoded = await Promise.all(
-      batch.map(async (item) => {
-        try {
-          return await decodeAudioFile(item.audio);
-        } catch (err) {
-          failures.set(item.id, (err as Error).message.split('\n')[0]);
-          return null;
-        }
-      }),
-    );
-    const ok = batch.filter((_, k) => decoded[k] !== null);
-    const clips = decoded.filter((c) => c !== null);
-    if (clips.length > 0) {
-      try {
-        parts.push(await clap.embedAudio(clips));
-        ok.forEach((item) => rowOf.set(item.id, rows++));
-      } catch {
-        // One bad clip fails the whole batch call: embed one by one to find it.
-        for (const [k, item] of ok.entries()) {
-          try {
-            parts.push(await clap.embedAudio([clips[k]]));
-            rowOf.set(item.id, rows++);
-          } catch (err) {
-            failures.set(item.id, `CLAP could not embed the clip: ${(err as Error).message.split('\n')[0]}`);
-          }
-        }
-      }
-    }
+    const out = await run.embedAudio(batch.map((item) => item.audio));
+    batch.forEach((item, k) => {
+      if (out.errors[k] !== null) failures.set(item.id, out.errors[k]!);
+      else vectors.set(item.id, out.vectors[k]!);
+    });
     onProgress?.(Math.min(items.length, i + batchSize));
   }
-  const embeddings = parts.length ? concatEmbeddings(parts) : createEmbeddings(0, clap.dim);
-  return { embeddings, rowOf, failures };
+  return { vectors, failures };
 }
 
 export interface Answer {
@@ -118,54 +68,18 @@ export interface Answer {
 
 /**
  * Answers every item: audio embedding -> modal transfer (`method`) -> mapper prefix -> generation
- * after the prompt. Items whose audio failed get output '' and their error.
+ * after the prompt, batched. Items whose audio failed get output '' and their error.
  */
-export async function answerItems(
-  run: OpenRun,
-  items: AskItem[],
-  emb: ItemEmbeddings,
-  method: SantaMethod,
-  config: MatsConfig,
-  onProgress?: (done: number) => void,
-): Promise<Answer[]> {
-  const santaOptions = {
-    topL: config.santa.topL,
-    tau: config.santa.tau,
-    lambda: config.santa.lambda,
-    normalizeAudio: config.santa.normalizeAudio,
-    padClusters: config.santa.padClusters,
-    queryNoise: config.santa.queryNoise ? run.trained.train.noiseVariance : 0,
-    rng: new Rng(`${config.seed}/santa-query`),
-  };
-  const g = config.eval.generation;
-  const genOptions = {
-    maxNewTokens: g.maxNewTokens,
-    numBeams: g.strategy === 'beam' ? g.beams : 1,
-    noRepeatNgramSize: g.noRepeatNgram,
-    repetitionPenalty: g.repetitionPenalty,
-  };
-  // "noise-only" is the identity (normalised z): what MATS-Audio, trained on audio embeddings, uses too.
-  const z = emb.embeddings.rows > 0 ? transfer(method, emb.embeddings, run.memory, santaOptions) : emb.embeddings;
-  const prefixes = z.rows > 0 ? await run.mapper.forward(z, { batchSize: config.eval.batchSize }) : null;
-  const [, P, C] = prefixes?.shape ?? [0, 0, 0];
-  const out: Answer[] = [];
-  const promptCache = new Map<string, number[]>();
-  for (const [i, item] of items.entries()) {
-    const failure = emb.failures.get(item.id);
-    const row = emb.rowOf.get(item.id);
-    if (failure !== undefined || row === undefined) {
-      out.push({ id: item.id, output: '', error: failure ?? 'no audio embedding' });
-    } else {
-      let promptIds = promptCache.get(item.prompt);
-      if (!promptIds) {
-        promptIds = run.tokenizer.encode(item.prompt);
-        promptCache.set(item.prompt, promptIds);
-      }
-      const prefix = { data: prefixes!.data.subarray(row * P * C, (row + 1) * P * C), shape: [P, C] as [number, number] };
-      const result = generate(run.llm, { prefix, promptIds }, genOptions);
-      out.push({ id: item.id, output: result.ids.length > 0 ? run.tokenizer.decode(result.ids).trim() : '', error: null });
-    }
-    onProgress?.(i + 1);
-  }
-  return out;
+export async function answerItems(run: OpenRun, items: AskItem[], emb: ItemEmbeddings, method: SantaMethod, onProgress?: (done: number) => void): Promise<Answer[]> {
+  const ok = items.filter((item) => emb.vectors.has(item.id));
+  const answers = await run.ask(
+    ok.map((item) => ({ audio: emb.vectors.get(item.id)!, instruction: item.prompt })),
+    { method, onProgress: (done) => onProgress?.(done) },
+  );
+  const byId = new Map(ok.map((item, i) => [item.id, answers[i]]));
+  return items.map((item) => {
+    const a = byId.get(item.id);
+    if (!a) return { id: item.id, output: '', error: emb.failures.get(item.id) ?? 'no audio embedding' };
+    return { id: item.id, output: a.answer, error: a.error };
+  });
 }

@@ -118,6 +118,8 @@ export const ConfigSchema = z.strictObject({
     variant: z.enum(['text', 'audio']),
     steps: positiveInt,
     batchSize: positiveInt,
+    /** Rows per forward/backward pass; gradients of the micro-batches are summed into one update (null = the whole batch at once). */
+    microBatch: positiveInt.nullable().default(null),
     lr: z.number().positive(),
     weightDecay: z.number().nonnegative(),
     warmupSteps: nonNegativeInt,

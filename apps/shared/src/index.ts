@@ -4,10 +4,13 @@ export { presets, PRESET_NAMES, type PresetName } from './presets.js';
 export { type ArgSpec, type ParsedArgs, parseArgs, parseShard } from './args.js';
 export { baseDir, resolvePath } from './paths.js';
 export { RUN_FILES, type CheckpointRef, appendMetrics, readMetrics, truncateMetrics, pointLatest, writeCheckpoint, latestCheckpoint, writeJson, readJson } from './runs.js';
-export { type CacheSpec, type CacheLayout, cacheLayout, shardParts, embedParts, missingParts, mergeParts, readMerged, listParts, hashItems } from './cache.js';
+export {
+  type CacheSpec, type CacheLayout, cacheLayout, shardParts, embedParts, missingParts, mergeParts, readMerged, listParts, hashItems,
+  itemsHasher, type StreamCacheSpec, streamCacheLayout, streamPartFile, partProblem, embedStreamParts, PartCache, type PartCacheOptions,
+} from './cache.js';
 export { pca } from './pca.js';
 export { renderSvg, renderPng, writePng, lossCurveSpec, embeddingPanelsSpec, type LossPoint, type ScatterPoint } from './plots.js';
-export { loadClap, loadLlm, clapFingerprint } from './models.js';
+export { loadClap, loadLlm, clapFingerprint, modelSpec } from './models.js';
 export { ensureWorld } from './world.js';
 export { writeLossCurve, writeFigure3, type Figure3Stats } from './figures.js';
 export { runVersions } from './versions.js';

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ClapEncoder, loadClap as openClapSpec } from '@mats/clap';
 import { type CausalLM, loadCausalLM } from '@mats/llm-lora';
+import { type MatsModelSpec, modelSpecFromConfig } from '@mats/model';
 import type { MatsConfig } from './config.js';
 import { resolvePath } from './paths.js';
 
@@ -55,4 +56,16 @@ export function clapFingerprint(config: MatsConfig): string {
     else h.update(`${f}\n${s.size}\n${s.mtimeMs}\n`);
   }
   return `${c.kind}:${h.digest('hex').slice(0, 16)}`;
+}
+
+/** The model a config describes (@mats/model's spec), with its component paths resolved against the base folder. */
+export function modelSpec(config: MatsConfig): MatsModelSpec {
+  const spec = modelSpecFromConfig(config);
+  if (spec.clap.kind === 'tiny') spec.clap.dir = resolvePath(spec.clap.dir);
+  else {
+    spec.clap.audioModel = resolvePath(spec.clap.audioModel);
+    spec.clap.textModel = resolvePath(spec.clap.textModel);
+  }
+  spec.llm.dir = resolvePath(spec.llm.dir);
+  return spec;
 }

@@ -35,6 +35,7 @@ function world() {
       variant: 'text' as const,
       steps: 1200,
       batchSize: 8,
+      microBatch: null,
       lr: 2e-3,
       weightDecay: 0.01,
       warmupSteps: 50,
@@ -72,7 +73,8 @@ function world() {
  * 40, AdamW lr 5e-5 with 2000 linear warm-up steps then linear decay, batch 128, LoRA r 8 / alpha 32
  * (scaling 4) / dropout 0.1, noise variance 0.015, Santa K 100, L 32, tau 0.1, lambda 0.3, M 5172,
  * 90 000 iterations. The AudioTIA sources are mixed by their sizes in paper Table S5 (thousands of
- * samples); convert each dataset to AudioTIA JSONL first (see apps/trainer/README.md).
+ * samples); convert each dataset to AudioTIA JSONL first with `mats-data convert` (see apps/trainer/README.md):
+ * its records' audio paths are relative to the JSONL's folder, which is what `audioDir: null` means.
  */
 function matsGpt2() {
   const base = world();
@@ -110,6 +112,8 @@ function matsGpt2() {
       variant: 'text' as const,
       steps: 90000,
       batchSize: 128,
+      // GPT-2 small + the 8-layer mapper fit the 4 GB wasm heap a few rows at a time.
+      microBatch: 2,
       lr: 5e-5,
       weightDecay: 0.01,
       warmupSteps: 2000,
@@ -128,9 +132,11 @@ function matsGpt2() {
       batchSize: 8,
       generation: { strategy: 'beam' as const, beams: 4, maxNewTokens: 200, noRepeatNgram: 2, repetitionPenalty: 2 },
       mmau: { data: 'data/mmau/mmau-test-mini.json', audioDir: 'data/mmau' },
-      classify: { data: 'data/eval/esc50.json', audioDir: 'data/ESC-50', labels: null },
-      caption: { data: 'data/eval/audiocaps-test.json', audioDir: 'data/audiocaps' },
-      aqa: { data: 'data/eval/clothoaqa-test.json', audioDir: 'data/clotho-aqa' },
+      // `mats-data convert <set> --format eval --out data/eval/<file>.json` writes audio paths relative
+      // to the output file's folder, so the clips resolve against data/eval (not the data set's root).
+      classify: { data: 'data/eval/esc50.json', audioDir: 'data/eval', labels: null },
+      caption: { data: 'data/eval/audiocaps-test.json', audioDir: 'data/eval' },
+      aqa: { data: 'data/eval/clothoaqa-test.json', audioDir: 'data/eval' },
       ablation: { ...base.eval.ablation, tasks: ['caption'] as ('mmau' | 'classify' | 'caption' | 'aqa')[], noNoiseRun: 'runs/mats-gpt2-no-noise', audioRun: 'runs/mats-gpt2-audio' },
     },
   };

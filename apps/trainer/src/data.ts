@@ -34,7 +34,7 @@ export async function loadTrainingData(config: MatsConfig, needAudio: boolean): 
   const train: TrainRecord[][] = [];
   const validation: TrainRecord[] = [];
   const files: string[] = [];
-  const threshold = Math.round(config.data.validationFraction * 2 ** 32);
+  const threshold = validationThreshold(config.data.validationFraction);
   for (const [s, source] of config.data.train.entries()) {
     const file = resolvePath(source.path);
     files.push(file);
@@ -45,14 +45,26 @@ export async function loadTrainingData(config: MatsConfig, needAudio: boolean): 
       if (needAudio && !record.audio) throw new Error(`${file}: record "${record.id}" has no "audio" field, which the audio variant (MATS-Audio) needs`);
       const audio = record.audio ? (isAbsolute(record.audio) ? record.audio : resolve(audioBase, record.audio)) : null;
       const r: TrainRecord = { id: record.id, text: record.text, instruction: record.instruction, answer: record.answer, task: record.task, audio };
-      const key = record.audio ?? record.text;
-      if (hashString(`validation/${key}`) < threshold) validation.push(r);
+      if (isHeldOut(record, threshold)) validation.push(r);
       else kept.push(r);
     }
     if (kept.length === 0) throw new Error(`data.train[${s}]: ${file} has no training records left after holding out validation records`);
     train.push(kept);
   }
   return { train, validation, weights: config.data.train.map((s) => s.weight), files };
+}
+
+/** The hash threshold for `validationFraction` (a share of 2^32). */
+export function validationThreshold(fraction: number): number {
+  return Math.round(fraction * 2 ** 32);
+}
+
+/**
+ * Whether a record is held out for validation: the hash of its clip (or, without a clip, its text)
+ * falls under the threshold, so all records describing one clip land on the same side.
+ */
+export function isHeldOut(record: { audio?: string; text: string }, threshold: number): boolean {
+  return hashString(`validation/${record.audio ?? record.text}`) < threshold;
 }
 
 /** Distinct values in first-seen order, and the row of each input in that list. */

@@ -123,4 +123,29 @@ describe('trainer resume', () => {
     await expect(train(changed, { ...quiet, resume: true, components: { clap: standInClap(), llm: standInLlm(texts) } })).rejects.toThrow(/different train\.lr/);
     await expect(train(tinyConfig(dir, 'r'), { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } })).rejects.toThrow(/already exists: pass --resume/);
   }, 60_000);
+
+  it('micro-batches with summed gradients give the whole batch\'s update (dropout off)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mats-micro-'));
+    const texts = makeData(dir);
+    const quiet = { pictures: false, progress: 'silent' as const, log: () => {} };
+    const config = (name: string, micro: number | null) => {
+      const c = tinyConfig(dir, name);
+      return { ...c, lora: { ...c.lora, dropout: 0 }, train: { ...c.train, microBatch: micro } };
+    };
+    const whole = await train(config('whole', null), { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    const micro = await train(config('micro', 1), { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    for (const file of ['mapper.safetensors', 'adapter_model.safetensors']) {
+      const a = tensors(join(whole.runDir, file));
+      const b = tensors(join(micro.runDir, file));
+      for (const [name, values] of a) {
+        const other = b.get(name)!;
+        const diff = Math.max(...values.map((v, i) => Math.abs(v - other[i])));
+        expect(diff, `${file}: ${name}`).toBeLessThan(2e-5);
+      }
+    }
+    const lossesA = readMetrics(whole.runDir).filter((m) => m.loss !== undefined).map((m) => m.loss as number);
+    const lossesB = readMetrics(micro.runDir).filter((m) => m.loss !== undefined).map((m) => m.loss as number);
+    expect(lossesB.length).toBe(6);
+    lossesA.forEach((l, i) => expect(lossesB[i]).toBeCloseTo(l, 4));
+  }, 120_000);
 });

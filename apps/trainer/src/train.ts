@@ -1,3 +1,9 @@
+/**
+ * The trainer: MATS (text only, paper eq. 1-2) or MATS-Audio, in named stages -
+ * `prepareEmbeddings` (the CLAP embedding cache), `buildOrLoadMemory` (Santa's memory),
+ * `buildModel` (a `MatsModel` with a fresh or checkpointed mapper and LoRA adapter) - then a
+ * `Trainer` that steps, validates, checkpoints and resumes exactly.
+ */
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -7,25 +13,25 @@ import {
   type RngState,
   createProgress,
   formatDuration,
-  l2NormalizeInPlace,
+  getFloatTensor,
   readSafetensors,
   selectBackend,
   selectRows,
   writeSafetensors,
-  getFloatTensor,
 } from '@mats/core';
 import type { ClapEncoder } from '@mats/clap';
 import { decodeAudioFile } from '@mats/datasets';
-import { AdamW, type CausalLM, applyLora, buildPrefixLmBatch, learningRateAt, loadLora, prefixLmLoss, saveLora, trainStep } from '@mats/llm-lora';
-import { createMapper, loadMapper, type TransformerMapper } from '@mats/mapper';
-import { buildMemory, injectNoise, loadMemory, saveMemory, type SantaMemory } from '@mats/santa';
+import { AdamW, type CausalLM, type PrefixLmExample, learningRateAt, saveLora, trainStep } from '@mats/llm-lora';
+import { MatsModel } from '@mats/model';
+import { buildMemory, loadMemory, saveMemory, type SantaMemory } from '@mats/santa';
 import {
   type CacheSpec,
+  type CheckpointRef,
   type MatsConfig,
   RUN_FILES,
   appendMetrics,
+  baseDir,
   cacheLayout,
-  shardParts,
   clapFingerprint,
   embedParts,
   ensureWorld,
@@ -33,17 +39,19 @@ import {
   loadClap,
   loadLlm,
   mergeParts,
+  modelSpec,
   pointLatest,
   readJson,
   readMerged,
   readMetrics,
   resolvePath,
+  runVersions,
+  shardParts,
   truncateMetrics,
   writeCheckpoint,
+  writeFigure3,
   writeJson,
   writeLossCurve,
-  writeFigure3,
-  runVersions,
 } from '@mats/app-shared';
 import { type TrainRecord, type TrainingData, loadTrainingData, uniqueIndex } from './data.js';
 import { MixedSampler, type SamplerState } from './sampler.js';
@@ -110,6 +118,198 @@ export function runDirOf(config: MatsConfig): string {
   return resolvePath(join(config.runsDir, config.name));
 }
 
+/** The CLAP rows the model is trained on, and the row of each record. */
+export interface PreparedEmbeddings {
+  /** Distinct texts of every record (training and validation), in first-seen order. */
+  texts: { unique: string[]; rowOf: Map<string, number> };
+  textEmbeddings: Embeddings;
+  /** Text embeddings (MATS) or audio embeddings of the clips (MATS-Audio). */
+  inputs: Embeddings;
+  inputRow: (record: TrainRecord) => number;
+}
+
+/**
+ * Stage 1: CLAP embeddings of every distinct training text (and clip, for MATS-Audio) through the
+ * sharded cache. With `stage: 'embed'` only this shard's parts are filled and null is returned.
+ */
+export async function prepareEmbeddings(config: MatsConfig, data: TrainingData, clap: ClapEncoder, options: TrainOptions = {}): Promise<PreparedEmbeddings | null> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const stage = options.stage ?? 'all';
+  const audio = config.train.variant === 'audio';
+  const allRecords = [...data.train.flat(), ...data.validation];
+  const texts = uniqueIndex(allRecords.map((r) => r.text));
+  const textCache: CacheSpec = { dir: resolvePath(config.cache.dir), modelKey: clapFingerprint(config), kind: 'text', items: texts.unique, partSize: config.cache.partSize };
+  const clips = audio ? uniqueIndex(allRecords.map((r) => r.audio!)) : null;
+  const caches: [CacheSpec, (items: string[]) => Promise<Embeddings>][] = [[textCache, (items) => clap.embedText(items)]];
+  if (clips) caches.push([{ ...textCache, kind: 'audio', items: clips.unique }, async (items) => clap.embedAudio(await Promise.all(items.map((p) => decodeAudioFile(p))))]);
+  const embeddings: Embeddings[] = [];
+  for (const [spec, embed] of caches) {
+    if (stage !== 'merge' && !readMerged(spec)) {
+      const layout = cacheLayout(spec);
+      const mine = options.shard ? shardParts(layout.parts, options.shard.index, options.shard.count).length : layout.parts;
+      const progress = createProgress({ label: `embed ${spec.kind} (${spec.items.length} items)`, total: mine, unit: 'parts', mode: options.progress });
+      const result = await embedParts(spec, embed, { shard: options.shard, onPart: (done) => progress.update(done) });
+      progress.stop();
+      log(`embedding cache (${spec.kind}, ${spec.items.length} items): ${result.embedded} part(s) embedded, ${result.skipped} already there, in ${result.layout.folder}`);
+    }
+    if (stage === 'embed') continue;
+    embeddings.push(readMerged(spec) ?? mergeParts(spec));
+  }
+  if (stage !== 'all') return null;
+  const inputRow = clips ? (r: TrainRecord) => clips.rowOf.get(r.audio!)! : (r: TrainRecord) => texts.rowOf.get(r.text)!;
+  return { texts, textEmbeddings: embeddings[0], inputs: clips ? embeddings[1] : embeddings[0], inputRow };
+}
+
+/**
+ * Stage 2: Santa's memory - noisy embeddings of (at most M of) the distinct training texts,
+ * clustered with k-means and saved; a resumed run reads the saved one.
+ */
+export function buildOrLoadMemory(config: MatsConfig, runDir: string, data: TrainingData, prepared: PreparedEmbeddings, resume: boolean, log: (line: string) => void): SantaMemory {
+  const memoryFile = join(runDir, RUN_FILES.santa);
+  if (resume && existsSync(memoryFile)) return loadMemory(memoryFile);
+  const trainTexts = uniqueIndex(data.train.flat().map((r) => r.text)).unique;
+  const rows = trainTexts.map((t) => prepared.texts.rowOf.get(t)!);
+  const m = Math.min(config.santa.memorySize, rows.length);
+  if (config.santa.k > m) throw new Error(`santa.k: ${config.santa.k} clusters but the memory has only ${m} texts (santa.memorySize ${config.santa.memorySize}, ${rows.length} distinct training texts)`);
+  const t0 = Date.now();
+  const memory = buildMemory(selectRows(prepared.textEmbeddings, rows), {
+    k: config.santa.k,
+    variance: config.train.noiseVariance,
+    iterations: config.santa.iterations,
+    seed: config.seed,
+    maxSize: config.santa.memorySize,
+  });
+  saveMemory(memoryFile, memory);
+  log(`santa memory: ${memory.memory.rows} texts in ${memory.centroids.rows} clusters (${((Date.now() - t0) / 1000).toFixed(1)} s) -> ${memoryFile}`);
+  return memory;
+}
+
+/** Stage 3: the model to train - a fresh mapper and LoRA adapter, or those of a checkpoint. */
+export function buildModel(config: MatsConfig, parts: { clap: ClapEncoder; llm: CausalLM; memory: SantaMemory }, checkpoint: CheckpointRef | null): MatsModel {
+  return MatsModel.create(modelSpec(config), { ...parts, checkpoint: checkpoint?.dir });
+}
+
+/**
+ * The training loop's state: sampler, optimizer, noise and dropout streams, step. `step()` is one
+ * AdamW update over `train.batchSize` records (as `train.microBatch`-sized micro-batches whose
+ * gradients are summed, when set); `checkpoint()` and `resume()` save and restore all of it, so a
+ * resumed run is bit-identical to an uninterrupted one.
+ */
+export class Trainer {
+  step = 0;
+  lossWindow: number[] = [];
+  lr = 0;
+  private readonly optimizer: AdamW;
+  private readonly sampler: MixedSampler;
+  private readonly noiseRng: Rng;
+  private readonly dropoutRng: Rng;
+  /** Each record is tokenised once. */
+  private readonly examples = new WeakMap<TrainRecord, PrefixLmExample>();
+  readonly validation: TrainRecord[];
+
+  constructor(
+    readonly model: MatsModel,
+    readonly config: MatsConfig,
+    readonly data: TrainingData,
+    readonly prepared: PreparedEmbeddings,
+    readonly runDir: string,
+  ) {
+    this.optimizer = new AdamW(model.trainableVariables, { weightDecay: config.train.weightDecay });
+    this.sampler = new MixedSampler(
+      data.train.map((s) => s.length),
+      data.weights,
+      config.seed,
+    );
+    this.noiseRng = new Rng(`${config.seed}/noise`);
+    this.dropoutRng = new Rng(`${config.seed}/dropout`);
+    this.validation = data.validation.slice(0, config.data.validationMax);
+  }
+
+  private example(record: TrainRecord): PrefixLmExample {
+    let e = this.examples.get(record);
+    if (!e) this.examples.set(record, (e = this.model.encodeExample(record, `record "${record.id}"`)));
+    return e;
+  }
+
+  private noise(rng: Rng) {
+    return this.config.train.variant === 'audio' ? null : { variance: this.config.train.noiseVariance, rng };
+  }
+
+  private learningRate(step: number): number {
+    const t = this.config.train;
+    if (t.schedule === 'constant') return step < t.warmupSteps ? (t.lr * step) / t.warmupSteps : t.lr;
+    return learningRateAt(step, { peakLr: t.lr, warmupSteps: t.warmupSteps, totalSteps: t.steps, decay: t.schedule === 'cosine' ? 'cosine' : 'linear' });
+  }
+
+  /** One update; returns the batch loss. */
+  trainStep(): number {
+    const t = this.config.train;
+    const records = this.sampler.next(t.batchSize).map((d) => this.data.train[d.source][d.index]);
+    this.lr = this.learningRate(this.step);
+    const micro = t.microBatch ?? records.length;
+    const chunks: TrainRecord[][] = [];
+    for (let i = 0; i < records.length; i += micro) chunks.push(records.slice(i, i + micro));
+    // With micro-batches every loss is divided by the whole batch's token count, so the summed
+    // gradients are the full batch's.
+    const denominator = chunks.length > 1 ? records.reduce((n, r) => n + this.example(r).answer.length + 1, 0) : undefined;
+    const losses = chunks.map((chunk) => () =>
+      this.model.trainingLoss(
+        { embeddings: selectRows(this.prepared.inputs, chunk.map(this.prepared.inputRow)), examples: chunk.map((r) => this.example(r)) },
+        { noise: this.noise(this.noiseRng), training: true, dropoutRng: this.dropoutRng, denominator },
+      ),
+    );
+    const { loss } = trainStep(losses.length === 1 ? losses[0] : losses, this.optimizer, { lr: this.lr, maxGradNorm: t.gradClip > 0 ? t.gradClip : undefined });
+    if (!Number.isFinite(loss)) throw new Error(`training diverged: loss ${loss} at step ${this.step + 1} (lower train.lr?)`);
+    this.step++;
+    this.lossWindow.push(loss);
+    return loss;
+  }
+
+  /** Mean loss over the held-out records, with the same noise at every validation. */
+  validate(): number | null {
+    if (this.validation.length === 0) return null;
+    const rng = new Rng(`${this.config.seed}/validation-noise`);
+    let total = 0;
+    let count = 0;
+    for (let i = 0; i < this.validation.length; i += this.config.train.batchSize) {
+      const records = this.validation.slice(i, i + this.config.train.batchSize);
+      const batch = { embeddings: selectRows(this.prepared.inputs, records.map(this.prepared.inputRow)), examples: records.map((r) => this.example(r)) };
+      const value = tf.tidy(() => this.model.trainingLoss(batch, { noise: this.noise(rng), training: false }));
+      total += value.dataSync()[0] * records.length;
+      value.dispose();
+      count += records.length;
+    }
+    return total / count;
+  }
+
+  /** Writes checkpoints/step-N (mapper, adapter, optimizer moments, sampler and rng state). */
+  async checkpoint(): Promise<void> {
+    await writeCheckpoint(
+      this.runDir,
+      this.step,
+      async (dir) => {
+        this.model.mapper.save(join(dir, RUN_FILES.mapper));
+        await saveLora(this.model.adapter, dir);
+        await writeOptimizer(join(dir, 'optimizer.safetensors'), this.optimizer);
+        const state: CheckpointState = { step: this.step, rng: { noise: this.noiseRng.getState(), dropout: this.dropoutRng.getState() }, sampler: this.sampler.getState(), lossWindow: this.lossWindow };
+        writeJson(join(dir, 'state.json'), state);
+      },
+      this.config.train.keepCheckpoints,
+    );
+  }
+
+  /** Restores the optimizer, sampler, rng streams and step of a checkpoint (the weights are the model's). */
+  resume(checkpoint: CheckpointRef): void {
+    const state = readJson<CheckpointState>(join(checkpoint.dir, 'state.json'), 'checkpoint state');
+    this.optimizer.setState(readOptimizer(join(checkpoint.dir, 'optimizer.safetensors'), this.optimizer.variables.length));
+    this.sampler.setState(state.sampler);
+    this.noiseRng.setState(state.rng.noise);
+    this.dropoutRng.setState(state.rng.dropout);
+    this.step = state.step;
+    this.lossWindow = state.lossWindow;
+  }
+}
+
 /**
  * Trains MATS (or MATS-Audio with `train.variant: audio`): embeds the training texts with the frozen
  * CLAP text encoder (cached), builds and saves Santa's memory, then trains the mapper and the LoRA
@@ -125,219 +325,57 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
 
   const runDir = runDirOf(config);
   if (stage === 'all') prepareRunDir(runDir, config, options);
-
-  const variant = config.train.variant;
-  const data = await loadTrainingData(config, variant === 'audio');
+  const data = await loadTrainingData(config, config.train.variant === 'audio');
   const trainCount = data.train.reduce((n, s) => n + s.length, 0);
   log(`data: ${trainCount} training records from ${data.files.length} source(s), ${data.validation.length} held out for validation`);
 
   const clap = options.components?.clap ?? (await loadClap(config));
-  const allRecords = [...data.train.flat(), ...data.validation];
-  const texts = uniqueIndex(allRecords.map((r) => r.text));
-  const textCache: CacheSpec = { dir: resolvePath(config.cache.dir), modelKey: clapFingerprint(config), kind: 'text', items: texts.unique, partSize: config.cache.partSize };
-  const clips = variant === 'audio' ? uniqueIndex(allRecords.map((r) => r.audio!)) : null;
-  const audioCache: CacheSpec | null = clips ? { ...textCache, kind: 'audio', items: clips.unique } : null;
-  const embedTexts = (items: string[]) => clap.embedText(items);
-  const embedClips = async (items: string[]) => clap.embedAudio(await Promise.all(items.map((p) => decodeAudioFile(p))));
-
-  const caches: [CacheSpec, (items: string[]) => Promise<Embeddings>][] = [[textCache, embedTexts]];
-  if (audioCache) caches.push([audioCache, embedClips]);
-  const embeddings: Embeddings[] = [];
-  for (const [spec, embed] of caches) {
-    if (stage !== 'merge' && !readMergedSafe(spec)) {
-      const layout = cacheLayout(spec);
-      const mine = options.shard ? shardParts(layout.parts, options.shard.index, options.shard.count).length : layout.parts;
-      const progress = createProgress({ label: `embed ${spec.kind} (${spec.items.length} items)`, total: mine, unit: 'parts', mode: options.progress });
-      const result = await embedParts(spec, embed, { shard: options.shard, onPart: (done) => progress.update(done) });
-      progress.stop();
-      log(`embedding cache (${spec.kind}, ${spec.items.length} items): ${result.embedded} part(s) embedded, ${result.skipped} already there, in ${result.layout.folder}`);
-    }
-    if (stage === 'embed') continue;
-    embeddings.push(readMergedSafe(spec) ?? mergeParts(spec));
-  }
-  if (stage !== 'all') {
+  const prepared = await prepareEmbeddings(config, data, clap, options);
+  if (!prepared) {
     await clap.dispose();
     return { runDir, step: 0, stopped: false, finalLoss: null, validationLoss: null, seconds: (Date.now() - started) / 1000 };
   }
-  const textEmbeddings = embeddings[0];
-  const inputEmbeddings = variant === 'audio' ? embeddings[1] : textEmbeddings;
-  const inputRow = variant === 'audio' ? (r: TrainRecord) => clips!.rowOf.get(r.audio!)! : (r: TrainRecord) => texts.rowOf.get(r.text)!;
-
-  // Santa's memory: noisy embeddings of (at most M of) the distinct training texts, clustered.
-  const memoryFile = join(runDir, RUN_FILES.santa);
-  let memory: SantaMemory;
-  if (options.resume && existsSync(memoryFile)) {
-    memory = loadMemory(memoryFile);
-  } else {
-    const trainTexts = uniqueIndex(data.train.flat().map((r) => r.text)).unique;
-    const rows = trainTexts.map((t) => texts.rowOf.get(t)!);
-    const m = Math.min(config.santa.memorySize, rows.length);
-    if (config.santa.k > m) throw new Error(`santa.k: ${config.santa.k} clusters but the memory has only ${m} texts (santa.memorySize ${config.santa.memorySize}, ${rows.length} distinct training texts)`);
-    const t0 = Date.now();
-    memory = buildMemory(selectRows(textEmbeddings, rows), {
-      k: config.santa.k,
-      variance: config.train.noiseVariance,
-      iterations: config.santa.iterations,
-      seed: config.seed,
-      maxSize: config.santa.memorySize,
-    });
-    saveMemory(memoryFile, memory);
-    log(`santa memory: ${memory.memory.rows} texts in ${memory.centroids.rows} clusters (${((Date.now() - t0) / 1000).toFixed(1)} s) -> ${memoryFile}`);
-  }
-
-  // Models: the frozen LLM with a LoRA adapter, and the mapper.
-  const llm = options.components?.llm ?? loadLlm(config);
-  const tokenizer = llm.tokenizer;
-  if (!tokenizer) throw new Error(`llm.dir: ${config.llm.dir} has no tokenizer`);
-  const llmDim = llm.config.nEmbd;
-  const width = config.mapper.width ?? llmDim;
-  if (!config.mapper.projection && width !== llmDim) {
-    throw new Error(`mapper.width: ${width} differs from the LLM's n_embd ${llmDim}; set mapper.projection: true or mapper.width: null`);
-  }
+  const memory = buildOrLoadMemory(config, runDir, data, prepared, options.resume ?? false, log);
   const checkpoint = options.resume ? latestCheckpoint(runDir) : null;
-  let mapper: TransformerMapper;
+  const model = buildModel(config, { clap, llm: options.components?.llm ?? loadLlm(config), memory }, checkpoint);
+  const trainer = new Trainer(model, config, data, prepared, runDir);
   if (checkpoint) {
-    mapper = loadMapper(join(checkpoint.dir, RUN_FILES.mapper));
-    loadLora(llm, checkpoint.dir);
+    trainer.resume(checkpoint);
+    truncateMetrics(runDir, trainer.step);
+    log(`resuming ${runDir} from step ${trainer.step} (${checkpoint.dir})`);
   } else {
-    mapper = createMapper(
-      {
-        clapDim: clap.dim,
-        width,
-        llmDim: config.mapper.projection ? llmDim : undefined,
-        projection: config.mapper.projection,
-        prefixLength: config.mapper.prefixLength,
-        clipLength: config.mapper.clipLength,
-        layers: config.mapper.layers,
-        heads: config.mapper.heads,
-        mlpRatio: config.mapper.mlpRatio,
-      },
-      new Rng(`${config.seed}/mapper`),
-    );
-    applyLora(llm, { r: config.lora.rank, alpha: config.lora.alpha, dropout: config.lora.dropout, targetModules: config.lora.targets }, new Rng(`${config.seed}/lora`));
+    if (options.resume) log(`--resume: ${runDir} has no checkpoint yet; starting at step 0`);
+    rmSync(join(runDir, RUN_FILES.metrics), { force: true });
   }
-  const trainable = [...mapper.trainableVariables, ...llm.lora!.variables()];
-  const optimizer = new AdamW(trainable, { weightDecay: config.train.weightDecay });
-  const sampler = new MixedSampler(
-    data.train.map((s) => s.length),
-    data.weights,
-    config.seed,
-  );
-  const noiseRng = new Rng(`${config.seed}/noise`);
-  const dropoutRng = new Rng(`${config.seed}/dropout`);
-  let step = 0;
-  let lossWindow: number[] = [];
-  if (checkpoint) {
-    const state = readJson<CheckpointState>(join(checkpoint.dir, 'state.json'), 'checkpoint state');
-    optimizer.setState(readOptimizer(join(checkpoint.dir, 'optimizer.safetensors'), trainable.length));
-    sampler.setState(state.sampler);
-    noiseRng.setState(state.rng.noise);
-    dropoutRng.setState(state.rng.dropout);
-    step = state.step;
-    lossWindow = state.lossWindow;
-    truncateMetrics(runDir, step);
-    log(`resuming ${runDir} from step ${step} (${checkpoint.dir})`);
-  } else if (options.resume) {
-    log(`--resume: ${runDir} has no checkpoint yet; starting at step 0`);
-  }
-  if (!checkpoint) rmSync(join(runDir, RUN_FILES.metrics), { force: true });
-
-  const encodeExample = (r: TrainRecord) => {
-    const instruction = tokenizer.encode(r.instruction);
-    let answer = tokenizer.encode(` ${r.answer}`);
-    const room = config.train.maxTextTokens - 1 - instruction.length;
-    if (room < 1) throw new Error(`train.maxTextTokens: ${config.train.maxTextTokens} leaves no room for the answer of record "${r.id}" (instruction has ${instruction.length} tokens)`);
-    if (answer.length > room) answer = answer.slice(0, room);
-    return { instruction, answer };
-  };
-  const batchInput = (records: TrainRecord[], rng: Rng | null): Embeddings => {
-    const x = selectRows(inputEmbeddings, records.map(inputRow));
-    if (variant === 'audio' || config.train.noiseVariance === 0 || !rng) return l2NormalizeInPlace(x);
-    return injectNoise(x, { variance: config.train.noiseVariance, rng });
-  };
-  const lossOf = (records: TrainRecord[], x: Embeddings, training: boolean): number | tf.Scalar => {
-    const batch = buildPrefixLmBatch(records.map(encodeExample), config.mapper.prefixLength, tokenizer.eosId, tokenizer.padId);
-    const xT = tf.tensor2d(x.data, [x.rows, x.dim]);
-    try {
-      if (!training) {
-        const value = tf.tidy(() => prefixLmLoss(llm, mapper.apply(xT), batch, { training: false }));
-        const v = value.dataSync()[0];
-        value.dispose();
-        return v;
-      }
-      return trainStep(() => prefixLmLoss(llm, mapper.apply(xT), batch, { training: true, rng: dropoutRng }), optimizer, {
-        lr: currentLr,
-        maxGradNorm: config.train.gradClip > 0 ? config.train.gradClip : undefined,
-      }).loss;
-    } finally {
-      xT.dispose();
-    }
-  };
-  const validation = data.validation.slice(0, config.data.validationMax);
-  const validate = (): number | null => {
-    if (validation.length === 0) return null;
-    // Fixed noise for every validation, so the numbers are comparable along the run.
-    const rng = new Rng(`${config.seed}/validation-noise`);
-    let total = 0;
-    let count = 0;
-    for (let i = 0; i < validation.length; i += config.train.batchSize) {
-      const records = validation.slice(i, i + config.train.batchSize);
-      total += (lossOf(records, batchInput(records, rng), false) as number) * records.length;
-      count += records.length;
-    }
-    return total / count;
-  };
 
   const steps = config.train.steps;
-  const schedule = { peakLr: config.train.lr, warmupSteps: config.train.warmupSteps, totalSteps: steps, decay: config.train.schedule === 'cosine' ? ('cosine' as const) : ('linear' as const) };
-  let currentLr = 0;
   let lastLoss: number | null = null;
   let lastValidation: number | null = null;
   const progress = createProgress({ label: `train ${config.name}`, total: steps, unit: 'steps', mode: options.progress });
-  progress.update(step);
+  progress.update(trainer.step);
   let windowStart = Date.now();
   let windowSamples = 0;
   let stopped = false;
-  const saveCheckpoint = () =>
-    writeCheckpoint(
-      runDir,
-      step,
-      async (dir) => {
-        mapper.save(join(dir, RUN_FILES.mapper));
-        await saveLora(llm, dir);
-        await writeOptimizer(join(dir, 'optimizer.safetensors'), optimizer);
-        const state: CheckpointState = { step, rng: { noise: noiseRng.getState(), dropout: dropoutRng.getState() }, sampler: sampler.getState(), lossWindow };
-        writeJson(join(dir, 'state.json'), state);
-      },
-      config.train.keepCheckpoints,
-    );
-
-  while (step < steps) {
-    const draws = sampler.next(config.train.batchSize);
-    const records = draws.map((d) => data.train[d.source][d.index]);
-    currentLr = config.train.schedule === 'constant' ? (step < config.train.warmupSteps ? (config.train.lr * step) / config.train.warmupSteps : config.train.lr) : learningRateAt(step, schedule);
-    const loss = lossOf(records, batchInput(records, noiseRng), true) as number;
-    if (!Number.isFinite(loss)) throw new Error(`training diverged: loss ${loss} at step ${step + 1} (lower train.lr?)`);
-    step++;
-    lossWindow.push(loss);
-    windowSamples += records.length;
-    lastLoss = loss;
+  while (trainer.step < steps) {
+    lastLoss = trainer.trainStep();
+    const step = trainer.step;
+    windowSamples += config.train.batchSize;
     if (step % config.train.logEvery === 0 || step === steps) {
       const seconds = (Date.now() - windowStart) / 1000;
-      const mean = lossWindow.reduce((a, b) => a + b, 0) / lossWindow.length;
-      appendMetrics(runDir, { step, loss: round(mean), lr: currentLr, samplesPerSecond: round(windowSamples / Math.max(seconds, 1e-9), 1) });
-      lossWindow = [];
+      const mean = trainer.lossWindow.reduce((a, b) => a + b, 0) / trainer.lossWindow.length;
+      appendMetrics(runDir, { step, loss: round(mean), lr: trainer.lr, samplesPerSecond: round(windowSamples / Math.max(seconds, 1e-9), 1) });
+      trainer.lossWindow = [];
       windowStart = Date.now();
       windowSamples = 0;
       lastLoss = mean;
     }
-    progress.update(step, { loss: lastLoss ?? NaN, lr: currentLr });
+    progress.update(step, { loss: lastLoss ?? NaN, lr: trainer.lr });
     if ((config.train.validateEvery > 0 && step % config.train.validateEvery === 0) || step === steps) {
-      lastValidation = validate();
+      lastValidation = trainer.validate();
       if (lastValidation !== null) appendMetrics(runDir, { step, validationLoss: round(lastValidation) });
     }
     const stopHere = options.stopAfterStep === step && step < steps;
-    if ((config.train.checkpointEvery > 0 && step % config.train.checkpointEvery === 0) || step === steps || stopHere) await saveCheckpoint();
+    if ((config.train.checkpointEvery > 0 && step % config.train.checkpointEvery === 0) || step === steps || stopHere) await trainer.checkpoint();
     if (stopHere) {
       stopped = true;
       break;
@@ -346,21 +384,20 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
   progress.stop();
 
   if (!stopped) {
-    mapper.save(join(runDir, RUN_FILES.mapper));
-    await saveLora(llm, runDir);
+    await model.save(runDir);
     const metrics = readMetrics(runDir);
     const summary = {
       name: config.name,
-      variant,
+      variant: config.train.variant,
       steps,
       finalLoss: lastLoss,
       validationLoss: lastValidation,
       seconds: (Date.now() - started) / 1000,
       trainRecords: trainCount,
-      validationRecords: validation.length,
+      validationRecords: trainer.validation.length,
       memory: { rows: memory.memory.rows, clusters: memory.centroids.rows },
-      mapperParameters: mapper.parameterCount,
-      loraParameters: llm.lora!.variables().reduce((n, v) => n + v.size, 0),
+      mapperParameters: model.mapper.parameterCount,
+      loraParameters: model.loraParameterCount,
     };
     writeJson(join(runDir, RUN_FILES.summary), summary);
     if (options.pictures ?? true) {
@@ -376,19 +413,14 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
     pointLatest(runDir);
     log(`run folder: ${runDir} (runs/latest points here); trained ${steps} steps in ${formatDuration(summary.seconds)}, final loss ${lastLoss?.toFixed(4)}, validation loss ${lastValidation?.toFixed(4) ?? 'n/a'}`);
   }
-  mapper.dispose();
-  optimizer.dispose();
+  model.mapper.dispose();
   await clap.dispose();
-  return { runDir, step, stopped, finalLoss: lastLoss, validationLoss: lastValidation, seconds: (Date.now() - started) / 1000 };
+  return { runDir, step: trainer.step, stopped, finalLoss: lastLoss, validationLoss: lastValidation, seconds: (Date.now() - started) / 1000 };
 }
 
 function round(v: number, digits = 6): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
-}
-
-function readMergedSafe(spec: CacheSpec): Embeddings | null {
-  return readMerged(spec);
 }
 
 function prepareRunDir(runDir: string, config: MatsConfig, options: TrainOptions): void {
@@ -407,7 +439,7 @@ function prepareRunDir(runDir: string, config: MatsConfig, options: TrainOptions
     }
   }
   mkdirSync(runDir, { recursive: true });
-  writeJson(configFile, { config, versions: runVersions(), createdAt: new Date().toISOString() });
+  writeJson(configFile, { config, versions: runVersions(), baseDir: baseDir(), createdAt: new Date().toISOString() });
 }
 
 async function writeOptimizer(path: string, optimizer: AdamW): Promise<void> {

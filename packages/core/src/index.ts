@@ -30,3 +30,4 @@ export {
 export { type BackendName, type BackendInfo, type ModuleImporter, BACKEND_NAMES, selectBackend, parseBackendName } from './backend.js';
 export { type Progress, type ProgressOptions, createProgress, formatDuration } from './progress.js';
 export { writeFileAtomic } from './files.js';
+export * as ops from './ops/index.js';

@@ -8,3 +8,8 @@ export { shuffleBuffer, mixSources, type MixSource, type MixOptions } from './mi
 export * from './soundworld/index.js';
 export { inspectFile, formatInspection, type Inspection } from './inspect.js';
 export * from './loaders/index.js';
+export * from './convert/index.js';
+export {
+  JsonlCursor, RecordStream, scanRecords, reservoirSample,
+  type CursorPosition, type CursorOptions, type LocatedRecord, type ScanOptions, type StreamSource, type RecordStreamOptions, type StreamedRecord, type RecordStreamState, type SourceStreamState,
+} from './stream.js';

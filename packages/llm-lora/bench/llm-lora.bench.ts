@@ -1,30 +1,39 @@
 /**
  * Training-step time (mapper + LoRA on a frozen GPT-2) and greedy generation speed, for the tiny
- * world shape and the GPT-2-small shape (random weights). Run:
- *   npx tsx packages/llm-lora/bench/llm-lora.bench.ts [--only world|gpt2-small] [--reps N]
- * Prints one human line and one JSON line per measurement (value = median). GPT-2 small trains a
- * stand-in prefix tensor instead of the mapper (both do not fit the 4 GB wasm heap together).
+ * world shape, the GPT-2-small shape with a stand-in prefix, and the paper-size MATS-GPT2 step
+ * (GPT-2 small + the 8-layer width-768 mapper with its projection, prefix 40, LoRA r8 on c_attn,
+ * batch 8 as micro-batches), all with random weights. Run:
+ *   npx tsx packages/llm-lora/bench/llm-lora.bench.ts [--only world|gpt2-small|gpt2-small-mapper] [--reps N] [--warmup N]
+ * Prints one human line and one JSON line per measurement (value = median); params.peakHeapMiB is
+ * the wasm heap after the timed steps (it only grows, so it is the peak). Without --only each
+ * shape runs in its own process, so each peak is its own.
  * The PyTorch reference with the same shapes is tools/bench_train_step_reference.py.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { Rng, selectBackend } from '@mats/core';
 import { AdamW, applyLora, buildPrefixLmBatch, createCausalLM, generate, makeConfig, prefixLmLoss, trainStep, type Gpt2Config } from '../src/index.js';
 
 interface BenchShape {
-  name: 'world' | 'gpt2-small';
+  name: 'world' | 'gpt2-small' | 'gpt2-small-mapper';
+  /** Benchmark name suffix (default: name); rows of one benchmark differ by params.prefixSource. */
+  benchmark?: string;
+  /** Time generation too (default true). */
+  generation?: boolean;
   llm: Gpt2Config;
-  mapper: { clapDim: number; width: number; prefixLength: number; clipLength: number; layers: number; heads: number; mlpRatio: number };
+  mapper: { clapDim: number; width: number; prefixLength: number; clipLength: number; layers: number; heads: number; mlpRatio: number; projection?: boolean; llmDim?: number };
   batch: number;
   /**
    * Rows per micro-batch (gradient accumulation, same step as the full batch). GPT-2 small with
-   * batch 8 does not fit the 4 GB wasm heap in one pass (weights, their transposes and XNNPACK's
-   * packed copies take ~2 GB); two micro-batches of 4 do.
+   * batch 8 does not fit the 4 GB wasm heap in one pass (weights and XNNPACK's packed copies take
+   * ~1.5 GB); two micro-batches of 4 do.
    */
   microBatchRows: number;
   /**
    * 'mapper': @mats/mapper's TransformerMapper produces the prefix (the MATS step). 'stand-in': a
-   * trainable [batch, 40, C] tensor instead: the paper-size mapper (69 M parameters) next to GPT-2
-   * small does not fit the 4 GB wasm heap (measured: out of memory even with micro-batches of 2).
+   * trainable [batch, 40, C] tensor instead (the gpt2-small row kept for comparison with the
+   * PyTorch stand-in reference; gpt2-small-mapper is the real paper-size step).
    */
   prefixSource: 'mapper' | 'stand-in';
   instructionTokens: number;
@@ -52,6 +61,18 @@ const SHAPES: BenchShape[] = [
     instructionTokens: 8,
     answerTokens: 23,
   },
+  {
+    name: 'gpt2-small-mapper',
+    benchmark: 'gpt2-small',
+    generation: false,
+    llm: makeConfig({ vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12, eosTokenId: 50256 }),
+    mapper: { clapDim: 1024, width: 768, prefixLength: 40, clipLength: 40, layers: 8, heads: 8, mlpRatio: 2, projection: true, llmDim: 768 },
+    batch: 8,
+    microBatchRows: 2,
+    prefixSource: 'mapper',
+    instructionTokens: 8,
+    answerTokens: 23,
+  },
 ];
 
 interface PrefixSource {
@@ -66,7 +87,7 @@ async function makePrefixSource(shape: BenchShape, rng: Rng): Promise<PrefixSour
   if (shape.prefixSource === 'mapper') try {
     const mod: any = await import('@mats/mapper');
     const mapper = mod.createMapper({ ...shape.mapper }, rng);
-    return { kind: '@mats/mapper', variables: mapper.trainableVariables, forward: (clap) => mapper.apply(clap) };
+    return { kind: 'mapper', variables: mapper.trainableVariables, forward: (clap) => mapper.apply(clap) };
   } catch (err) {
     console.error(`@mats/mapper not usable (${(err as Error).message}); using a stand-in trainable prefix`);
   }
@@ -87,7 +108,12 @@ function report(benchmark: string, samples: number[], unit: string, higherIsBett
   console.log(JSON.stringify({ benchmark, value, unit, higherIsBetter, samples, params }));
 }
 
-async function benchShape(shape: BenchShape, reps: number, backend: string): Promise<void> {
+const heapMiB = () => {
+  const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm;
+  return wasm ? Math.round(wasm.HEAPU8.length / 2 ** 20) : NaN;
+};
+
+async function benchShape(shape: BenchShape, reps: number, warmup: number, backend: string): Promise<void> {
   const rng = new Rng(0);
   const model = createCausalLM(shape.llm, rng);
   const lora = applyLora(model, { r: 8, alpha: 32, dropout: 0.1, targetModules: ['c_attn'] }, rng);
@@ -128,24 +154,29 @@ async function benchShape(shape: BenchShape, reps: number, backend: string): Pro
     prefixTokens: shape.mapper.prefixLength,
     textTokens: shape.instructionTokens + shape.answerTokens + 1,
   };
-  const heapMb = () => {
-    const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm;
-    return wasm ? Math.round(wasm.HEAPU8.length / 1e6) : NaN;
-  };
-  for (let i = 0; i < 2; i++) {
+  const losses: number[] = [];
+  for (let i = 0; i < warmup; i++) {
     const t0 = performance.now();
-    step();
-    console.error(`warm-up step ${i + 1}: ${(performance.now() - t0).toFixed(0)} ms, wasm heap ${heapMb()} MB`);
+    losses.push(step().loss);
+    console.error(`warm-up step ${i + 1}: ${(performance.now() - t0).toFixed(0)} ms, wasm heap ${heapMiB()} MiB`);
   }
   const samples: number[] = [];
   const tensorsBefore = tf.memory().numTensors;
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
-    step();
+    losses.push(step().loss);
     samples.push(performance.now() - t0);
   }
   if (tf.memory().numTensors !== tensorsBefore) console.error(`warning: ${tf.memory().numTensors - tensorsBefore} tensors leaked over ${reps} steps`);
-  report(`llm-lora/train-step-${shape.name}`, samples, 'ms', false, params);
+  console.error(`losses: ${losses.map((l) => l.toFixed(4)).join(' ')}`);
+  report(`llm-lora/train-step-${shape.benchmark ?? shape.name}`, samples, 'ms', false, { ...params, peakHeapMiB: heapMiB() });
+  if (shape.generation === false) {
+    opt.dispose();
+    tf.dispose([clap, ...source.variables]);
+    lora.dispose();
+    model.dispose();
+    return;
+  }
 
   // Generation: prefix 40 + 8 prompt tokens, 32 new tokens, greedy with the KV cache, no eos stop.
   const prefixData = new Float32Array(P * shape.llm.nEmbd);
@@ -162,6 +193,7 @@ async function benchShape(shape: BenchShape, reps: number, backend: string): Pro
   report(`llm-lora/generate-greedy-${shape.name}`, rates, 'tokens/s', true, { backend, llm: shape.llm, prefixTokens: P, promptTokens: shape.instructionTokens, newTokens, lora: 'unmerged' });
   opt.dispose();
   tf.dispose([clap, ...source.variables]);
+  lora.dispose();
   model.dispose();
 }
 
@@ -169,8 +201,20 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
   const reps = args.includes('--reps') ? Number(args[args.indexOf('--reps') + 1]) : 5;
+  const warmup = args.includes('--warmup') ? Number(args[args.indexOf('--warmup') + 1]) : 2;
+  if (!only) {
+    // One process per shape: the wasm heap never shrinks, so a shared process would report the
+    // largest shape's peak for every later one.
+    for (const shape of SHAPES) {
+      const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--only', shape.name, '--reps', String(reps), '--warmup', String(warmup)], { stdio: 'inherit' });
+      if (r.status !== 0) throw new Error(`llm-lora bench: shape ${shape.name} exited with ${r.status ?? r.signal}`);
+    }
+    return;
+  }
+  const shape = SHAPES.find((s) => s.name === only);
+  if (!shape) throw new Error(`--only ${only}: expected one of ${SHAPES.map((s) => s.name).join(', ')}`);
   const info = await selectBackend((process.env.MATS_BACKEND as 'wasm') ?? 'wasm');
-  for (const shape of SHAPES) if (!only || shape.name === only) await benchShape(shape, reps, info.selected);
+  await benchShape(shape, reps, warmup, info.selected);
 }
 
 main().catch((err) => {

@@ -1,6 +1,6 @@
 /**
  * Per-kernel profile of one training step (frozen GPT-2 + LoRA + a trainable stand-in prefix), the
- * tool that guided the wasm optimisations in src/ops.ts. Run:
+ * tool that guided the wasm optimisations in the op layer (ops of @mats/core). Run:
  *   npx tsx packages/llm-lora/bench/profile-train-step.ts [world|gpt2-small] [rows]
  * Prints the step time and the kernels sorted by total time, with example input shapes.
  */

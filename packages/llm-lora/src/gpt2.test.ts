@@ -4,8 +4,8 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng, readSafetensors, selectBackend, writeSafetensors } from '@mats/core';
-import { loadCausalLM, createCausalLM, saveCausalLM } from './gpt2.js';
-import { applyLora, loadLora, mergeLora, saveLora } from './lora.js';
+import { Conv1D, loadCausalLM, createCausalLM, saveCausalLM } from './gpt2.js';
+import { applyLora, loadLora, matchesTarget, mergeLora, saveLora } from './lora.js';
 import { makeConfig } from './config.js';
 import { buildWordLevelTokenizer } from './tokenizer.js';
 
@@ -50,21 +50,24 @@ describe('GPT-2 parity with the PyTorch reference (tools/make_gpt2_fixtures.py)'
   });
 
   it('LoRA logits from a PEFT adapter file match within 1e-4; merged too', async () => {
-    const model = loadLora(loadCausalLM(join(fixtures, 'gpt2-tiny')), join(fixtures, 'lora-tiny'));
-    expect(model.lora!.layers.size).toBe(3);
+    const model = loadCausalLM(join(fixtures, 'gpt2-tiny'));
+    const adapter = loadLora(model, join(fixtures, 'lora-tiny'));
+    expect([...adapter.layers.keys()]).toEqual(['h.0.attn.c_attn', 'h.1.attn.c_attn', 'h.2.attn.c_attn']);
     const out = await model.logits(ref.ids);
     expect(maxAbsDiff(out.data, ref.lora_logits)).toBeLessThan(1e-4);
-    mergeLora(model);
-    expect(model.lora).toBeNull();
+    mergeLora(model, adapter);
+    expect(model.namedModules().every(([, m]) => m instanceof Conv1D)).toBe(true);
+    expect(() => mergeLora(model, adapter)).toThrow(/module "h\.0\.attn\.c_attn" of the model is not this adapter's wrapper/);
     const merged = await model.logits(ref.ids);
     expect(maxAbsDiff(merged.data, ref.lora_logits)).toBeLessThan(1e-4);
     model.dispose();
   });
 
   it('saveLora writes PEFT names and shapes that loadLora reads back identically', async () => {
-    const model = loadLora(loadCausalLM(join(fixtures, 'gpt2-tiny')), join(fixtures, 'lora-tiny'));
+    const model = loadCausalLM(join(fixtures, 'gpt2-tiny'));
+    const adapter = loadLora(model, join(fixtures, 'lora-tiny'));
     const dir = mkdtempSync(join(tmpdir(), 'lora-'));
-    await saveLora(model, dir);
+    await saveLora(adapter, dir);
     const file = readSafetensors(join(dir, 'adapter_model.safetensors'));
     const original = readSafetensors(join(fixtures, 'lora-tiny', 'adapter_model.safetensors'));
     expect([...file.tensors.keys()].sort()).toEqual([...original.tensors.keys()].sort());
@@ -73,6 +76,30 @@ describe('GPT-2 parity with the PyTorch reference (tools/make_gpt2_fixtures.py)'
     for (const [name, t] of original.tensors) expect(Array.from(file.tensors.get(name)!.data as Float32Array)).toEqual(Array.from(t.data as Float32Array));
     const cfg = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
     expect(cfg).toMatchObject({ peft_type: 'LORA', r: 4, lora_alpha: 8, target_modules: ['c_attn'], fan_in_fan_out: true });
+    adapter.dispose();
+    model.dispose();
+  });
+
+  it('exposes its projections under Hugging Face names; LoRA targets them by suffix as PEFT does', () => {
+    const model = loadCausalLM(join(fixtures, 'gpt2-tiny'));
+    const names = model.namedModules().map(([n]) => n);
+    expect(names.slice(0, 4)).toEqual(['h.0.attn.c_attn', 'h.0.attn.c_proj', 'h.0.mlp.c_fc', 'h.0.mlp.c_proj']);
+    expect(names).toHaveLength(3 * 4);
+    expect(matchesTarget('h.0.attn.c_proj', ['c_proj'])).toBe(true);
+    expect(matchesTarget('h.0.mlp.c_proj', ['c_proj'])).toBe(true);
+    expect(matchesTarget('h.0.mlp.c_proj', ['attn.c_proj'])).toBe(false);
+    expect(matchesTarget('h.0.attn.xc_proj', ['c_proj'])).toBe(false);
+    expect(matchesTarget('h.1.attn.c_attn', ['h.1.attn.c_attn'])).toBe(true);
+    const both = applyLora(model, { targetModules: ['c_proj'] }, new Rng(1));
+    expect([...both.layers.keys()]).toEqual(['h.0.attn.c_proj', 'h.0.mlp.c_proj', 'h.1.attn.c_proj', 'h.1.mlp.c_proj', 'h.2.attn.c_proj', 'h.2.mlp.c_proj']);
+    expect(model.namedModules().find(([n]) => n === 'h.1.mlp.c_proj')![1]).toBe(both.layers.get('h.1.mlp.c_proj'));
+    expect(() => applyLora(model, { targetModules: ['mlp.c_proj'] }, new Rng(1))).toThrow(/module "h\.0\.mlp\.c_proj" already has a LoRA adapter/);
+    const attnOnly = applyLora(model, { targetModules: ['attn.c_attn'] }, new Rng(2));
+    expect([...attnOnly.layers.keys()]).toEqual(['h.0.attn.c_attn', 'h.1.attn.c_attn', 'h.2.attn.c_attn']);
+    expect(attnOnly.parameterCount).toBe(3 * (32 * 8 + 8 * 96));
+    expect(() => applyLora(model, { targetModules: ['q_proj'] }, new Rng(1))).toThrow(/target module "q_proj" matches no module of the model \(module names end in c_attn, c_proj, c_fc\)/);
+    expect(() => model.setModule('h.3.attn.c_attn', both.layers.get('h.0.attn.c_proj')!)).toThrow(/no module "h\.3\.attn\.c_attn"/);
+    tf.dispose([...both.variables(), ...attnOnly.variables()]);
     model.dispose();
   });
 

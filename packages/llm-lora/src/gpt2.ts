@@ -5,45 +5,23 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors, writeSafetensors, writeFileAtomic, type Rng, type SafetensorsFile, type TensorToWrite } from '@mats/core';
+import { ops, readSafetensors, writeSafetensors, writeFileAtomic, type Rng, type SafetensorsFile, type TensorToWrite } from '@mats/core';
 import { configFromHf, configToHf, type Gpt2Config } from './config.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
-import { attention, frozenLinear, geluNew, layerNorm as layerNormOp, trainableLinear } from './ops.js';
+import type { ForwardContext, ModuleHost, Projection } from './module.js';
 
-/** A projection in GPT-2's Conv1D layout. LoRA replaces it with a wrapper (see lora.ts). */
-export interface Projection {
-  apply(x2d: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D;
-}
-
+/**
+ * Hugging Face's Conv1D: x @ W + b with W [in, out]. A frozen W gets no gradient and is held once:
+ * the input gradient's W^T is made inside the backward pass (core's ops.linear).
+ */
 export class Conv1D implements Projection {
-  /** W transposed, for the input gradient of a frozen W (see ops.ts); rebuilt when W changes. */
-  private weightT: tf.Tensor2D | null = null;
-
   constructor(
     readonly weight: tf.Variable, // [in, out]
     readonly bias: tf.Variable, // [out]
   ) {}
 
   apply(x2d: tf.Tensor2D): tf.Tensor2D {
-    if (this.weight.trainable) return trainableLinear(x2d, this.weight as tf.Tensor2D, this.bias as tf.Tensor1D);
-    const { weight, bias, weightT } = this.frozen();
-    return frozenLinear(x2d, weight, bias, weightT);
-  }
-
-  /** The frozen weight, bias and cached transpose (for fused LoRA). */
-  frozen(): { weight: tf.Tensor2D; bias: tf.Tensor1D; weightT: tf.Tensor2D } {
-    if (!this.weightT) this.weightT = tf.keep(tf.tidy(() => tf.transpose(this.weight) as tf.Tensor2D));
-    return { weight: this.weight as tf.Tensor2D, bias: this.bias as tf.Tensor1D, weightT: this.weightT };
-  }
-
-  /** Call after assigning new values to the weight (e.g. merging LoRA). */
-  weightChanged(): void {
-    this.weightT?.dispose();
-    this.weightT = null;
-  }
-
-  dispose(): void {
-    this.weightChanged();
+    return ops.linear(x2d, this.weight as tf.Tensor2D, this.bias as tf.Tensor1D, { frozen: !this.weight.trainable });
   }
 }
 
@@ -59,13 +37,6 @@ export interface Block {
   ln2: LayerNorm;
   cFc: Projection;
   cProjMlp: Projection;
-}
-
-/** Per-call state: training mode (LoRA dropout) and the seed stream for dropout masks. */
-export interface ForwardContext {
-  training: boolean;
-  /** Draws dropout seeds; required when training with dropout. */
-  rng?: Rng;
 }
 
 /** Keys and values of earlier positions, per layer, each [batch, heads, past, headDim]. */
@@ -122,8 +93,16 @@ export function expectedTensors(config: Gpt2Config): Map<string, number[]> {
 
 
 function layerNorm(x: tf.Tensor2D, ln: LayerNorm, eps: number): tf.Tensor2D {
-  return layerNormOp(x, ln.weight as tf.Tensor1D, ln.bias as tf.Tensor1D, eps, ln.weight.trainable);
+  return ops.layerNorm(x, ln.weight as tf.Tensor1D, ln.bias as tf.Tensor1D, eps, { trainable: ln.weight.trainable });
 }
+
+/** The projections of a block under their Hugging Face names (after `h.<i>.`). */
+const BLOCK_MODULES: { key: 'cAttn' | 'cProjAttn' | 'cFc' | 'cProjMlp'; name: string }[] = [
+  { key: 'cAttn', name: 'attn.c_attn' },
+  { key: 'cProjAttn', name: 'attn.c_proj' },
+  { key: 'cFc', name: 'mlp.c_fc' },
+  { key: 'cProjMlp', name: 'mlp.c_proj' },
+];
 
 /**
  * The causal + padding mask as an additive bias [batch, 1, q, past + q]: 0 where a query may attend,
@@ -146,15 +125,13 @@ export function attentionBias(batch: number, queryLen: number, pastLen: number, 
   return tf.tensor4d(data, [batch, 1, queryLen, keyLen]);
 }
 
-export class CausalLM {
+export class CausalLM implements ModuleHost {
   readonly blocks: Block[];
   readonly wte: tf.Variable;
   readonly wpe: tf.Variable;
   readonly lnF: LayerNorm;
   /** Every base tensor by HF name (without `transformer.`). */
   readonly weights: Map<string, tf.Variable>;
-  /** LoRA state when an adapter is applied (set by applyLora / loadLora). */
-  lora: import('./lora.js').LoraState | null = null;
 
   constructor(
     readonly config: Gpt2Config,
@@ -182,6 +159,28 @@ export class CausalLM {
         cProjMlp: new Conv1D(w(h + 'mlp.c_proj.weight'), w(h + 'mlp.c_proj.bias')),
       });
     }
+  }
+
+  /**
+   * Every projection under its Hugging Face name without `transformer.` (`h.0.attn.c_attn`,
+   * `h.0.attn.c_proj`, `h.0.mlp.c_fc`, `h.0.mlp.c_proj`, ...), in layer order: what PEFT's
+   * target_modules are matched against.
+   */
+  namedModules(): [string, Projection][] {
+    const out: [string, Projection][] = [];
+    this.blocks.forEach((block, i) => {
+      for (const m of BLOCK_MODULES) out.push([`h.${i}.${m.name}`, block[m.key]]);
+    });
+    return out;
+  }
+
+  /** Replaces the projection named as in namedModules() (e.g. by a LoRA wrapper, or back). */
+  setModule(name: string, module: Projection): void {
+    const m = /^h\.(\d+)\.(.+)$/.exec(name);
+    const entry = m ? BLOCK_MODULES.find((e) => e.name === m[2]) : undefined;
+    const block = m ? this.blocks[Number(m[1])] : undefined;
+    if (!entry || !block) throw new Error(`setModule: no module "${name}" (expected h.<0..${this.blocks.length - 1}>.{${BLOCK_MODULES.map((e) => e.name).join(',')}})`);
+    block[entry.key] = module;
   }
 
   /** Token embeddings [batch, seq, n_embd] of the frozen table (a gather, outside any gradient path). */
@@ -235,12 +234,10 @@ export class CausalLM {
           newKeys.push(tf.keep(k));
           newValues.push(tf.keep(v));
         }
-        const attn = attention(q0, k, v, bias, scale); // [B, H, T, D]
-        const merged = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D;
-        x = tf.add(x, block.cProjAttn.apply(merged, ctx));
+        const attn = ops.attention(q0, k, v, { bias, scale }); // [B, H, T, D]
+        x = ops.residualAdd(x, block.cProjAttn.apply(ops.mergeHeads(attn), ctx));
         const m = layerNorm(x, block.ln2, this.config.layerNormEpsilon);
-        const fc = geluNew(block.cFc.apply(m, ctx)) as tf.Tensor2D;
-        x = tf.add(x, block.cProjMlp.apply(fc, ctx));
+        x = ops.residualAdd(x, block.cProjMlp.apply(ops.geluNew(block.cFc.apply(m, ctx)), ctx));
       });
       return tf.reshape(layerNorm(x, this.lnF, this.config.layerNormEpsilon), [B, T, C]) as tf.Tensor3D;
     });
@@ -256,37 +253,17 @@ export class CausalLM {
     return tf.reshape(tf.gather(this.wpe, tf.tensor1d(flat, 'int32')), [B, T, this.config.nEmbd]);
   }
 
-  /** wte transposed [n_embd, vocab]: the frozen head as a plain matmul (see ops.ts). */
-  private wteT: tf.Tensor2D | null = null;
-
-  /** Logits of the tied LM head: hidden [..., n_embd] -> [..., vocab]. */
+  /**
+   * Logits of the tied LM head: hidden [..., n_embd] -> [..., vocab], h . wte^T computed without a
+   * transposed copy of wte (core's ops.tiedHeadLogits); wte gets a gradient only when trainable.
+   */
   lmHead(hidden: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const shape = hidden.shape;
       const flat = tf.reshape(hidden, [-1, this.config.nEmbd]) as tf.Tensor2D;
-      let logits: tf.Tensor2D;
-      if (this.wte.trainable) {
-        logits = trainableLinear(flat, tf.transpose(this.wte) as tf.Tensor2D, null);
-      } else {
-        if (!this.wteT) this.wteT = tf.keep(tf.transpose(this.wte) as tf.Tensor2D);
-        logits = frozenLinear(flat, this.wteT, null, this.wte as tf.Tensor2D);
-      }
+      const logits = ops.tiedHeadLogits(flat, this.wte as tf.Tensor2D, { frozen: !this.wte.trainable });
       return tf.reshape(logits, [...shape.slice(0, -1), this.config.vocabSize]);
     });
-  }
-
-  /** The frozen head as [n_embd, vocab] (wte transposed, cached) and wte itself. */
-  frozenHead(): { headT: tf.Tensor2D; head: tf.Tensor2D } | null {
-    if (this.wte.trainable) return null;
-    if (!this.wteT) this.wteT = tf.keep(tf.tidy(() => tf.transpose(this.wte) as tf.Tensor2D));
-    return { headT: this.wteT, head: this.wte as tf.Tensor2D };
-  }
-
-  /** Call after changing base weights in place (cached transposes are rebuilt). */
-  weightsChanged(): void {
-    this.wteT?.dispose();
-    this.wteT = null;
-    for (const b of this.blocks) for (const p of [b.cAttn, b.cProjAttn, b.cFc, b.cProjMlp]) if (p instanceof Conv1D) p.weightChanged();
   }
 
   /** Logits for token ids (all rows the same length); attentionMask for padded rows. */
@@ -309,11 +286,9 @@ export class CausalLM {
     return out;
   }
 
-  /** Frees every tensor of the model (base and LoRA). */
+  /** Frees every base tensor of the model (an adapter's own tensors are freed by adapter.dispose()). */
   dispose(): void {
-    this.weightsChanged();
     for (const v of this.weights.values()) v.dispose();
-    this.lora?.dispose();
   }
 }
 
@@ -323,6 +298,14 @@ export async function saveCausalLM(model: CausalLM, dir: string, tokenizerJson?:
   writeFileAtomic(join(dir, 'config.json'), JSON.stringify(configToHf(model.config), null, 2) + '\n');
   writeSafetensors(join(dir, 'model.safetensors'), await model.stateDict(), { format: 'pt' });
   if (tokenizerJson) writeFileAtomic(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson) + '\n');
+}
+
+/** A variable from host data; the temporary tensor it is made from is disposed (the data is held once). */
+function variableFrom(data: Float32Array, shape: number[], trainable: boolean): tf.Variable {
+  const t = tf.tensor(data, shape);
+  const v = tf.variable(t, trainable);
+  t.dispose();
+  return v;
 }
 
 /** The names' prefix used by a checkpoint: `transformer.` (GPT2LMHeadModel) or none (GPT2Model). */
@@ -361,7 +344,7 @@ export function weightsFromSafetensors(config: Gpt2Config, file: SafetensorsFile
       if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
         throw new Error(`${source}: tensor "${prefix + name}" has shape ${JSON.stringify(t.shape)}, expected ${JSON.stringify(shape)}`);
       }
-      weights.set(name, tf.variable(tf.tensor(t.data, shape), false));
+      weights.set(name, variableFrom(t.data, shape, false));
     }
   } catch (err) {
     for (const v of weights.values()) v.dispose();
@@ -410,7 +393,7 @@ export function createCausalLM(config: Gpt2Config, rng: Rng, tokenizer: TextToke
       const std = name.endsWith('c_proj.weight') ? 0.02 / Math.sqrt(2 * config.nLayer) : 0.02;
       rng.fillNormal(data, 0, std);
     }
-    weights.set(name, tf.variable(tf.tensor(data, shape), trainable));
+    weights.set(name, variableFrom(data, shape, trainable));
   }
   return new CausalLM(config, tokenizer, weights);
 }

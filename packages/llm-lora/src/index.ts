@@ -18,7 +18,6 @@ export {
 export {
   CausalLM,
   Conv1D,
-  type Projection,
   type KvCache,
   type ForwardOptions,
   type ForwardResult,
@@ -27,8 +26,19 @@ export {
   saveCausalLM,
   expectedTensors,
 } from './gpt2.js';
-export { geluNew, frozenLinear, trainableLinear } from './ops.js';
-export { type LoraConfig, DEFAULT_LORA, LoraState, LoraProjection, applyLora, saveLora, loadLora, mergeLora } from './lora.js';
+export { type ForwardContext, type Projection, type ModuleHost } from './module.js';
+export {
+  type LoraConfig,
+  type LinearProjection,
+  DEFAULT_LORA,
+  LoraAdapter,
+  LoraProjection,
+  applyLora,
+  saveLora,
+  loadLora,
+  mergeLora,
+  matchesTarget,
+} from './lora.js';
 export { type PrefixLmExample, type PrefixLmBatch, type LossOptions, buildPrefixLmBatch, prefixLmLoss, weightedCrossEntropy } from './loss.js';
 export {
   type GenerateOptions,

@@ -1,14 +1,16 @@
 /**
- * LoRA as PEFT does it: a wrapper around a frozen projection adds `scaling * B(A(dropout(x)))`.
- * Weights are kept as A [in, r] and B [r, out] (the layout the matmuls want) and written in PEFT's
- * nn.Linear layout, lora_A.weight [r, in] and lora_B.weight [out, r].
+ * LoRA as PEFT does it: the adapter finds the model's projections whose names match
+ * `target_modules` (PEFT's rule: the name equals a target or ends with `.${target}`), wraps each in
+ * a LoraProjection that adds `scaling * B(A(dropout(x)))` to the frozen base, and keeps its own
+ * state (LoraAdapter). The model knows nothing of LoRA. Weights are kept as A [in, r] and B [r, out]
+ * (the layout the matmuls want) and written in PEFT's nn.Linear layout, lora_A.weight [r, in] and
+ * lora_B.weight [out, r].
  */
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors, writeSafetensors, writeFileAtomic, type Rng, type TensorToWrite } from '@mats/core';
-import { Conv1D, type Block, type CausalLM, type ForwardContext, type Projection } from './gpt2.js';
-import { loraLinear } from './ops.js';
+import { ops, readSafetensors, writeSafetensors, writeFileAtomic, type Rng, type TensorToWrite } from '@mats/core';
+import type { ForwardContext, ModuleHost, Projection } from './module.js';
 
 export interface LoraConfig {
   /** Rank r (default 8). */
@@ -17,16 +19,36 @@ export interface LoraConfig {
   alpha: number;
   /** Dropout on the LoRA input path during training (default 0.1). */
   dropout: number;
-  /** Module names to wrap: any of c_attn, c_proj, c_fc (default ['c_attn'], PEFT's GPT-2 default). */
+  /**
+   * Module names to wrap, matched by suffix as PEFT does (default ['c_attn'], PEFT's GPT-2 default):
+   * for GPT-2, `c_attn`, `c_fc`, `c_proj` (both attn.c_proj and mlp.c_proj), or longer suffixes such
+   * as `attn.c_proj` or `h.0.attn.c_attn`.
+   */
   targetModules: string[];
 }
 
 export const DEFAULT_LORA: LoraConfig = { r: 8, alpha: 32, dropout: 0.1, targetModules: ['c_attn'] };
 
-/** A frozen Conv1D plus a low-rank update. */
+/** A linear projection LoRA can wrap: x @ weight + bias with weight [in, out] (HF Conv1D layout). */
+export interface LinearProjection extends Projection {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | null;
+}
+
+const isLinear = (m: Projection): m is LinearProjection => {
+  const w = (m as Partial<LinearProjection>).weight;
+  return w instanceof tf.Variable && w.rank === 2;
+};
+
+/** PEFT's check_target_module_exists for a list of targets: exact name or `.${target}` suffix. */
+export function matchesTarget(name: string, targets: string[]): boolean {
+  return targets.some((t) => name === t || name.endsWith(`.${t}`));
+}
+
+/** A frozen linear plus a low-rank update (PEFT's lora.Linear). */
 export class LoraProjection implements Projection {
   constructor(
-    readonly base: Conv1D,
+    readonly base: LinearProjection,
     readonly loraA: tf.Variable, // [in, r]
     readonly loraB: tf.Variable, // [r, out]
     readonly scaling: number,
@@ -39,7 +61,8 @@ export class LoraProjection implements Projection {
       if (!ctx.rng) throw new Error('LoRA dropout in training needs an rng in the forward options');
       mask = dropoutMask(x2d.shape, this.dropout, ctx.rng);
     }
-    const out = loraLinear(x2d, this.loraA as tf.Tensor2D, this.loraB as tf.Tensor2D, this.base.frozen(), this.scaling, mask);
+    const { weight, bias } = this.base;
+    const out = ops.loraLinear(x2d, weight as tf.Tensor2D, bias as tf.Tensor1D | null, this.loraA as tf.Tensor2D, this.loraB as tf.Tensor2D, this.scaling, mask);
     mask?.dispose();
     return out;
   }
@@ -53,18 +76,13 @@ function dropoutMask(shape: [number, number], p: number, rng: Rng): tf.Tensor2D 
   return tf.tensor2d(data, shape);
 }
 
-type ModuleKey = 'cAttn' | 'cProjAttn' | 'cFc' | 'cProjMlp';
-const MODULES: { key: ModuleKey; path: string; name: string }[] = [
-  { key: 'cAttn', path: 'attn.c_attn', name: 'c_attn' },
-  { key: 'cProjAttn', path: 'attn.c_proj', name: 'c_proj' },
-  { key: 'cFc', path: 'mlp.c_fc', name: 'c_fc' },
-  { key: 'cProjMlp', path: 'mlp.c_proj', name: 'c_proj' },
-];
+/** The adapter's own state: its config and the wrapped modules by name. */
+export class LoraAdapter {
+  private disposed = false;
 
-export class LoraState {
   constructor(
     readonly config: LoraConfig,
-    /** Wrapped modules by path, e.g. `h.0.attn.c_attn`. */
+    /** Wrapped modules by name, e.g. `h.0.attn.c_attn`, in the model's module order. */
     readonly layers: Map<string, LoraProjection>,
   ) {}
 
@@ -75,7 +93,15 @@ export class LoraState {
     return out;
   }
 
+  /** Number of trainable scalars. */
+  get parameterCount(): number {
+    return this.variables().reduce((n, v) => n + v.size, 0);
+  }
+
+  /** Frees A and B (the model's modules stay wrapped: merge or dispose the model too). */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     for (const l of this.layers.values()) {
       l.loraA.dispose();
       l.loraB.dispose();
@@ -87,44 +113,44 @@ function checkConfig(config: LoraConfig, source: string): void {
   if (!Number.isInteger(config.r) || config.r <= 0) throw new Error(`${source}: r must be a positive integer, got ${config.r}`);
   if (!(config.alpha > 0)) throw new Error(`${source}: lora_alpha must be > 0, got ${config.alpha}`);
   if (!(config.dropout >= 0 && config.dropout < 1)) throw new Error(`${source}: lora_dropout must be in [0, 1), got ${config.dropout}`);
-  const known = new Set(MODULES.map((m) => m.name));
-  if (!config.targetModules.length) throw new Error(`${source}: target_modules is empty`);
-  for (const t of config.targetModules) if (!known.has(t)) throw new Error(`${source}: target module "${t}" is not a GPT-2 projection (expected c_attn, c_proj or c_fc)`);
+  if (!Array.isArray(config.targetModules) || !config.targetModules.length) throw new Error(`${source}: target_modules is empty`);
 }
 
-/** Wraps the target projections; A from `init(path, in, r)`, B zeros unless given. */
-function wrap(model: CausalLM, config: LoraConfig, makeAB: (path: string, inDim: number, outDim: number) => [Float32Array, Float32Array]): LoraState {
-  if (model.lora) throw new Error('applyLora: the model already has a LoRA adapter (merge or remove it first)');
-  checkConfig(config, 'LoRA config');
+/** Wraps every module matching the targets; A and B from `makeAB(name, in, out)`. */
+function wrap(model: ModuleHost, config: LoraConfig, source: string, makeAB: (name: string, inDim: number, outDim: number) => [Float32Array, Float32Array]): LoraAdapter {
+  checkConfig(config, source);
+  const modules = model.namedModules();
+  const matched = modules.filter(([name]) => matchesTarget(name, config.targetModules));
+  for (const t of config.targetModules) {
+    if (!modules.some(([name]) => matchesTarget(name, [t]))) {
+      const leaves = [...new Set(modules.map(([n]) => n.split('.').pop()))].join(', ');
+      throw new Error(`${source}: target module "${t}" matches no module of the model (module names end in ${leaves})`);
+    }
+  }
+  for (const [name, m] of matched) {
+    if (m instanceof LoraProjection) throw new Error(`${source}: module "${name}" already has a LoRA adapter (merge it first)`);
+    if (!isLinear(m)) throw new Error(`${source}: module "${name}" is not a linear projection LoRA can wrap`);
+  }
   const layers = new Map<string, LoraProjection>();
   const scaling = config.alpha / config.r;
-  model.blocks.forEach((block: Block, i) => {
-    for (const m of MODULES) {
-      if (!config.targetModules.includes(m.name)) continue;
-      const base = block[m.key];
-      if (!(base instanceof Conv1D)) throw new Error(`applyLora: h.${i}.${m.path} is not a plain Conv1D`);
-      const [inDim, outDim] = base.weight.shape;
-      const path = `h.${i}.${m.path}`;
-      const [a, b] = makeAB(path, inDim, outDim);
-      const loraA = tf.variable(tf.tensor2d(a, [inDim, config.r]), true);
-      const loraB = tf.variable(tf.tensor2d(b, [config.r, outDim]), true);
-      const wrapped = new LoraProjection(base, loraA, loraB, scaling, config.dropout);
-      block[m.key] = wrapped;
-      layers.set(path, wrapped);
-    }
-  });
-  const state = new LoraState(config, layers);
-  model.lora = state;
-  return state;
+  for (const [name, m] of matched) {
+    const base = m as LinearProjection;
+    const [inDim, outDim] = base.weight.shape;
+    const [a, b] = makeAB(name, inDim, outDim);
+    const wrapped = new LoraProjection(base, tf.variable(tf.tensor2d(a, [inDim, config.r]), true), tf.variable(tf.tensor2d(b, [config.r, outDim]), true), scaling, config.dropout);
+    layers.set(name, wrapped);
+  }
+  for (const [name, wrapped] of layers) model.setModule(name, wrapped);
+  return new LoraAdapter(config, layers);
 }
 
 /**
  * Adds a fresh adapter: A Kaiming-uniform (PEFT: kaiming_uniform_(a=sqrt(5)), i.e. U(+-1/sqrt(in))),
  * B zeros, so the model's outputs do not change until B is trained. Base weights stay frozen.
  */
-export function applyLora(model: CausalLM, config: Partial<LoraConfig>, rng: Rng): LoraState {
+export function applyLora(model: ModuleHost, config: Partial<LoraConfig>, rng: Rng): LoraAdapter {
   const full: LoraConfig = { ...DEFAULT_LORA, ...config };
-  return wrap(model, full, (_path, inDim, outDim) => {
+  return wrap(model, full, 'applyLora', (_name, inDim, outDim) => {
     const bound = 1 / Math.sqrt(inDim);
     // Drawn in PEFT's [r, in] order, stored transposed as [in, r].
     const aRin = rng.fillUniform(new Float32Array(full.r * inDim), -bound, bound);
@@ -141,18 +167,16 @@ function transpose(src: Float32Array, rows: number, cols: number): Float32Array 
 const PEFT_PREFIX = 'base_model.model.transformer.';
 
 /** Writes `adapter_config.json` and `adapter_model.safetensors` in PEFT's format and names. */
-export async function saveLora(model: CausalLM, dir: string, baseModelName = 'gpt2'): Promise<void> {
-  const lora = model.lora;
-  if (!lora) throw new Error('saveLora: the model has no LoRA adapter');
+export async function saveLora(adapter: LoraAdapter, dir: string, baseModelName = 'gpt2'): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const tensors = new Map<string, TensorToWrite>();
-  for (const [path, layer] of lora.layers) {
+  for (const [name, layer] of adapter.layers) {
     const [inDim, r] = layer.loraA.shape as [number, number];
     const outDim = layer.loraB.shape[1] as number;
-    tensors.set(`${PEFT_PREFIX}${path}.lora_A.weight`, { data: transpose((await layer.loraA.data()) as Float32Array, inDim, r), shape: [r, inDim] });
-    tensors.set(`${PEFT_PREFIX}${path}.lora_B.weight`, { data: transpose((await layer.loraB.data()) as Float32Array, r, outDim), shape: [outDim, r] });
+    tensors.set(`${PEFT_PREFIX}${name}.lora_A.weight`, { data: transpose((await layer.loraA.data()) as Float32Array, inDim, r), shape: [r, inDim] });
+    tensors.set(`${PEFT_PREFIX}${name}.lora_B.weight`, { data: transpose((await layer.loraB.data()) as Float32Array, r, outDim), shape: [outDim, r] });
   }
-  const c = lora.config;
+  const c = adapter.config;
   const adapterConfig = {
     peft_type: 'LORA',
     task_type: 'CAUSAL_LM',
@@ -174,7 +198,7 @@ export async function saveLora(model: CausalLM, dir: string, baseModelName = 'gp
 }
 
 /** Reads a PEFT adapter folder and applies it to the model (names with or without `transformer.`). */
-export function loadLora(model: CausalLM, dir: string): CausalLM {
+export function loadLora(model: ModuleHost, dir: string): LoraAdapter {
   const configPath = join(dir, 'adapter_config.json');
   if (!existsSync(configPath)) throw new Error(`${dir}: no adapter_config.json`);
   const json = JSON.parse(readFileSync(configPath, 'utf8'));
@@ -183,8 +207,8 @@ export function loadLora(model: CausalLM, dir: string): CausalLM {
   if (json.bias && json.bias !== 'none') throw new Error(`${configPath}: field "bias" is ${JSON.stringify(json.bias)}, only "none" is supported`);
   const targets: string[] = typeof json.target_modules === 'string' ? [json.target_modules] : json.target_modules;
   const config: LoraConfig = { r: json.r, alpha: json.lora_alpha, dropout: json.lora_dropout ?? 0, targetModules: targets ?? [] };
-  checkConfig(config, configPath);
   const weightsPath = join(dir, 'adapter_model.safetensors');
+  checkConfig(config, configPath);
   if (!existsSync(weightsPath)) throw new Error(`${dir}: no adapter_model.safetensors`);
   const file = readSafetensors(weightsPath);
   const hasTransformer = [...file.tensors.keys()].some((k) => k.startsWith(PEFT_PREFIX));
@@ -198,32 +222,27 @@ export function loadLora(model: CausalLM, dir: string): CausalLM {
     }
     return t.data;
   };
-  wrap(model, config, (path, inDim, outDim) => {
-    const a = get(`${prefix}${path}.lora_A.weight`, [config.r, inDim]);
-    const b = get(`${prefix}${path}.lora_B.weight`, [outDim, config.r]);
+  return wrap(model, config, configPath, (name, inDim, outDim) => {
+    const a = get(`${prefix}${name}.lora_A.weight`, [config.r, inDim]);
+    const b = get(`${prefix}${name}.lora_B.weight`, [outDim, config.r]);
     return [transpose(a, config.r, inDim), transpose(b, outDim, config.r)];
   });
-  return model;
 }
 
 /**
- * Folds the adapter into the base weights (W += scaling * A @ B, Conv1D layout) and removes the
- * wrappers, so inference costs what the base model costs (PEFT's merge_and_unload).
+ * PEFT's merge_and_unload: folds the adapter into the base weights (W += scaling * A @ B, Conv1D
+ * layout), puts the base modules back and frees the adapter, so inference costs what the base
+ * model costs.
  */
-export function mergeLora(model: CausalLM): CausalLM {
-  const lora = model.lora;
-  if (!lora) throw new Error('mergeLora: the model has no LoRA adapter');
-  model.blocks.forEach((block) => {
-    for (const m of MODULES) {
-      const p = block[m.key];
-      if (p instanceof LoraProjection) {
-        tf.tidy(() => p.base.weight.assign(tf.add(p.base.weight, tf.mul(tf.matMul(p.loraA, p.loraB), p.scaling))));
-        p.base.weightChanged();
-        block[m.key] = p.base;
-      }
-    }
-  });
-  lora.dispose();
-  model.lora = null;
-  return model;
+export function mergeLora(model: ModuleHost, adapter: LoraAdapter): void {
+  const current = new Map(model.namedModules());
+  for (const [name, layer] of adapter.layers) {
+    if (current.get(name) !== layer) throw new Error(`mergeLora: module "${name}" of the model is not this adapter's wrapper (applied to another model, or already merged?)`);
+  }
+  for (const [name, layer] of adapter.layers) {
+    const w = layer.base.weight;
+    tf.tidy(() => w.assign(tf.add(w, tf.mul(tf.matMul(layer.loraA, layer.loraB), layer.scaling))));
+    model.setModule(name, layer.base);
+  }
+  adapter.dispose();
 }

@@ -3,9 +3,8 @@
  * answer and eos tokens only. Rows are right-padded; padding is masked out of attention and loss.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '@mats/core';
+import { ops, type Rng } from '@mats/core';
 import type { CausalLM } from './gpt2.js';
-import { frozenHeadCrossEntropy } from './ops.js';
 
 export interface PrefixLmExample {
   instruction: number[];
@@ -58,40 +57,10 @@ export function buildPrefixLmBatch(examples: PrefixLmExample[], prefixLength: nu
 }
 
 /**
- * Weighted mean cross-entropy of logits [N, V] against integer targets, with the gradient written
- * out as (softmax - onehot) * weight / sum(weights), so no gather sits on the gradient path.
+ * Weighted mean cross-entropy of logits [N, V] against integer targets (core's
+ * ops.weightedCrossEntropy: the gradient is written out, no gather on the gradient path).
  */
-export function weightedCrossEntropy(logits: tf.Tensor2D, targets: Int32Array, weights: Float32Array, denominator?: number): tf.Scalar {
-  const [N, V] = logits.shape;
-  if (targets.length !== N || weights.length !== N) throw new Error(`weightedCrossEntropy: ${N} rows of logits but ${targets.length} targets and ${weights.length} weights`);
-  let total = 0;
-  for (const w of weights) total += w;
-  if (denominator !== undefined) total = denominator;
-  if (total <= 0) throw new Error('weightedCrossEntropy: no position carries loss weight');
-  const targetT = tf.tensor1d(targets, 'int32');
-  const flatIndex = tf.tensor1d(targets.map((t, i) => i * V + t), 'int32');
-  const weightT = tf.tensor2d(weights, [N, 1]);
-  const f = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-    const logSumExp = tf.logSumExp(x, -1, true); // [N, 1]
-    const picked = tf.reshape(tf.gather(tf.reshape(x, [-1]), flatIndex), [N, 1]);
-    const value = tf.div(tf.sum(tf.mul(tf.sub(logSumExp, picked), weightT)), total) as tf.Scalar;
-    save([x, logSumExp]);
-    return {
-      value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, lse] = saved;
-        const probs = tf.exp(tf.sub(xs, lse));
-        // Built here, not captured: the forward's tensors are disposed before backprop runs.
-        const oneHot = tf.oneHot(tf.tensor1d(targets, 'int32'), V);
-        const scale = tf.mul(tf.tensor2d(weights, [N, 1]), tf.div(dy, total));
-        return tf.mul(tf.sub(probs, oneHot), scale);
-      },
-    };
-  }) as any);
-  const loss = f(logits) as tf.Scalar;
-  tf.dispose([targetT, weightT, flatIndex]);
-  return loss;
-}
+export const weightedCrossEntropy: (logits: tf.Tensor2D, targets: Int32Array, weights: Float32Array, denominator?: number) => tf.Scalar = ops.weightedCrossEntropy;
 
 export interface LossOptions {
   training?: boolean;
@@ -134,9 +103,8 @@ export function prefixLmLoss(model: CausalLM, prefix: tf.Tensor3D, batch: Prefix
       }
     }
     const rows = tf.reshape(h, [-1, C]) as tf.Tensor2D;
-    const frozen = model.frozenHead();
-    // Frozen head (MATS training): chunked fused head + loss, the [rows, vocab] logits never all exist.
-    if (frozen) return frozenHeadCrossEntropy(rows, frozen.headT, frozen.head, targets, weights, options.denominator);
+    // Frozen head (MATS training): chunked head + loss, the [rows, vocab] logits never all exist.
+    if (!model.wte.trainable) return ops.tiedHeadCrossEntropy(rows, model.wte as tf.Tensor2D, targets, weights, options.denominator);
     return weightedCrossEntropy(model.lmHead(rows) as tf.Tensor2D, targets, weights, options.denominator);
   });
 }

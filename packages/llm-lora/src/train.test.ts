@@ -175,6 +175,27 @@ describe('training mapper stand-in + LoRA on a frozen LLM', () => {
     a.values.forEach((v, i) => v.forEach((x, j) => expect(Math.abs(x - b.values[i][j])).toBeLessThan(1e-5)));
   });
 
+  it('a frozen model holds its weights once: a training step with micro-batches leaves no tensor behind (no cached transposes, gradient sums in JS)', () => {
+    const model = loadCausalLM(join(fixtures, 'gpt2-tiny'));
+    const lora = applyLora(model, { dropout: 0.1 }, new Rng(9));
+    const prefix = tf.variable(tf.randomNormal([2, 3, 32], 0, 0.5, 'float32', 4), true);
+    const opt = new AdamW([prefix, ...lora.variables()]);
+    const eos = model.config.eosTokenId;
+    const full = buildPrefixLmBatch(ref.examples, 3, eos, 0);
+    const rng = new Rng(5);
+    const fns = [0, 1].map((i) => () => prefixLmLoss(model, tf.slice(prefix, [i, 0, 0], [1, 3, 32]), buildPrefixLmBatch([ref.examples[i]], 3, eos, 0), { denominator: full.lossTokens, training: true, rng }));
+    const tensors = tf.memory().numTensors;
+    const bytes = tf.memory().numBytes;
+    for (let s = 0; s < 2; s++) trainStep(fns, opt, { lr: 1e-3, maxGradNorm: 1 });
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(tf.memory().numBytes).toBe(bytes);
+    // Inference (the tied head, generation's path) keeps nothing either.
+    tf.dispose(tf.tidy(() => model.lmHead(tf.ones([2, 32]))));
+    expect(tf.memory().numTensors).toBe(tensors);
+    tf.dispose([prefix, ...lora.variables()]);
+    model.dispose();
+  });
+
   it('full-parameter pretraining (one-hot embeddings, no gather gradient) learns a tiny corpus', () => {
     const config = makeConfig({ vocabSize: 12, nEmbd: 16, nLayer: 1, nHead: 2, nPositions: 16, eosTokenId: 0 });
     const model = createCausalLM(config, new Rng(2), null, true);

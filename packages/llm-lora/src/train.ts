@@ -49,8 +49,11 @@ export class AdamW {
     return this.stepCount;
   }
 
-  /** One update with gradients aligned to `variables`, each multiplied by `gradScale` (clipping). */
-  update(grads: tf.Tensor[], lr: number, gradScale = 1): void {
+  /**
+   * One update with gradients aligned to `variables` (tensors, or host arrays such as trainStep's
+   * accumulated sums), each multiplied by `gradScale` (clipping).
+   */
+  update(grads: (tf.Tensor | Float32Array)[], lr: number, gradScale = 1): void {
     if (grads.length !== this.variables.length) throw new Error(`AdamW: ${grads.length} gradients for ${this.variables.length} variables`);
     this.stepCount++;
     const t = this.stepCount;
@@ -59,7 +62,8 @@ export class AdamW {
     const sqrtBc2 = Math.sqrt(1 - b2 ** t);
     const decay = 1 - lr * this.weightDecay;
     this.variables.forEach((p, i) => {
-      const g = grads[i].dataSync() as Float32Array;
+      const gi = grads[i];
+      const g = gi instanceof Float32Array ? gi : (gi.dataSync() as Float32Array);
       const w = new Float32Array(p.dataSync() as Float32Array);
       const m = this.m[i];
       const v = this.v[i];
@@ -126,11 +130,18 @@ export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): { grads: 
   return { grads: grads.map((g) => (coef < 1 ? tf.mul(g, coef) : tf.clone(g))), norm };
 }
 
-/** The L2 norm of all gradients together. */
-export function globalNorm(grads: tf.Tensor[]): number {
-  const normT = tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))));
+/** The L2 norm of all gradients together (tensors, or host arrays summed in float64). */
+export function globalNorm(grads: (tf.Tensor | Float32Array)[]): number {
+  if (grads.every((g) => g instanceof Float32Array)) {
+    let sq = 0;
+    for (const g of grads as Float32Array[]) for (let j = 0; j < g.length; j++) sq += g[j] * g[j];
+    return Math.sqrt(sq);
+  }
+  const tensors = grads.map((g) => (g instanceof Float32Array ? tf.tensor1d(g) : g));
+  const normT = tf.tidy(() => tf.sqrt(tf.addN(tensors.map((g) => tf.sum(tf.square(g))))));
   const norm = normT.dataSync()[0];
   normT.dispose();
+  tensors.forEach((t, i) => t !== grads[i] && t.dispose());
   return norm;
 }
 
@@ -155,38 +166,46 @@ export interface TrainStepResult {
  * stays frozen and bit-identical), optional clipping, AdamW update. An array of loss functions is
  * gradient accumulation: their gradients (and losses) are summed before the update, so
  * micro-batches whose losses are normalised by the whole batch's token count (LossOptions
- * .denominator) give the full batch's step with a fraction of the activation memory.
+ * .denominator) give the full batch's step with a fraction of the activation memory. Each
+ * micro-batch's gradients are downloaded and summed in JS float32 arrays (float32 sums, as tf.add)
+ * and freed at once, so the tfjs heap holds one set of gradients at a time; the global norm is
+ * computed from the sums in float64.
  */
 export function trainStep(lossFn: (() => tf.Scalar) | (() => tf.Scalar)[], optimizer: AdamW, options: TrainStepOptions): TrainStepResult {
   const fns = Array.isArray(lossFn) ? lossFn : [lossFn];
   if (fns.length === 0) throw new Error('trainStep: no loss function');
-  let summed: tf.Tensor[] | null = null;
+  let sums: Float32Array[] | null = null;
   let loss = 0;
   for (const fn of fns) {
     const { value, grads } = tf.variableGrads(fn, optimizer.variables);
-    const ordered = optimizer.variables.map((v) => {
-      const g = grads[v.name];
-      if (!g) throw new Error(`trainStep: no gradient for trainable variable "${v.name}" (is it used by the loss?)`);
-      return g;
-    });
-    loss += value.dataSync()[0];
-    value.dispose();
-    if (!summed) {
-      summed = ordered;
-    } else {
-      const next: tf.Tensor[] = summed.map((s, i) => tf.add(s, ordered[i]));
-      tf.dispose([...summed, ...ordered]);
-      summed = next;
+    try {
+      const ordered = optimizer.variables.map((v) => {
+        const g = grads[v.name];
+        if (!g) throw new Error(`trainStep: no gradient for trainable variable "${v.name}" (is it used by the loss?)`);
+        return g;
+      });
+      loss += value.dataSync()[0];
+      if (!sums) {
+        // A copy: on the cpu backend dataSync returns the tensor's own storage.
+        sums = ordered.map((g) => Float32Array.from(g.dataSync() as Float32Array));
+      } else {
+        ordered.forEach((g, i) => {
+          const d = g.dataSync() as Float32Array;
+          const s = sums![i];
+          for (let j = 0; j < s.length; j++) s[j] += d[j];
+        });
+      }
+    } finally {
+      tf.dispose([value, ...Object.values(grads)]);
     }
   }
   let gradNorm = NaN;
   let scale = 1;
   if (options.maxGradNorm !== undefined) {
-    gradNorm = globalNorm(summed!);
+    gradNorm = globalNorm(sums!);
     scale = clipCoefficient(gradNorm, options.maxGradNorm);
   }
   // The clip factor is applied inside the update loop: no scaled copy of the gradients.
-  optimizer.update(summed!, options.lr, scale);
-  tf.dispose(summed!);
+  optimizer.update(sums!, options.lr, scale);
   return { loss, gradNorm };
 }

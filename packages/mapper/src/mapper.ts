@@ -4,13 +4,13 @@ import {
   Rng,
   getFloatTensor,
   l2Normalize,
+  ops,
   readSafetensors,
   validateEmbeddings,
   writeSafetensors,
   type SafetensorsFile,
   type TensorToWrite,
 } from '@mats/core';
-import { layerNorm, linear, linearConstantInput, linearRelu, matMul2d, multiHeadAttention, residualAdd } from './ops.js';
 import { LAYER_NORM_EPS, type MapperConfig, type MapperOptions, configToOptions, resolveConfig } from './config.js';
 import {
   type HostTensor,
@@ -48,6 +48,9 @@ export interface MapperOutput {
 export const CONFIG_METADATA_KEY = 'mats.mapper.options';
 
 const PROJECTION_DEFAULT = 'projection.';
+
+const mat = (v: tf.Variable): tf.Tensor2D => v as tf.Tensor2D;
+const vec = (v: tf.Variable): tf.Tensor1D => v as tf.Tensor1D;
 
 /**
  * The TransformerMapper of msclap / Pengi / MATS: CLAP embedding -> `prefixLength` LLM input vectors.
@@ -95,7 +98,7 @@ export class TransformerMapper {
       const B = x.shape[0];
       const T = L + P;
       const w = this.vars;
-      const clip = tf.reshape(linearConstantInput(x, w.linear, w.linearBias), [B, L, C]);
+      const clip = tf.reshape(ops.linearConstantInput(x, mat(w.linear), vec(w.linearBias)), [B, L, C]);
       const queries = tf.tile(tf.expandDims(w.prefixConst, 0), [B, 1, 1]);
       // Activations stay 2-D [B*T, C] so every projection is one plain 2-D product.
       let h = tf.reshape(tf.concat([clip, queries], 1), [B * T, C]) as tf.Tensor2D;
@@ -108,7 +111,7 @@ export class TransformerMapper {
       });
       const out = tf.reshape(h, [B, P, C]);
       if (!this.config.projection) return out as tf.Tensor3D;
-      const projected = linear(tf.reshape(out, [B * P, C]), w.projection!, w.projectionBias!);
+      const projected = ops.linear(tf.reshape(out, [B * P, C]) as tf.Tensor2D, mat(w.projection!), vec(w.projectionBias!));
       return tf.reshape(projected, [B, P, outDim]) as tf.Tensor3D;
     });
   }
@@ -121,11 +124,13 @@ export class TransformerMapper {
     const { width: C, heads: H } = this.config;
     const T = x.shape[0] / B;
     const suffix = (t: tf.Tensor2D) => (skip === 0 ? t : (tf.reshape(tf.slice(tf.reshape(t, [B, T, C]), [0, skip, 0], [B, T - skip, C]), [B * (T - skip), C]) as tf.Tensor2D));
-    const normed = layerNorm(x, w.norm1Gamma, w.norm1Beta, LAYER_NORM_EPS);
-    const context = multiHeadAttention(matMul2d(suffix(normed), w.query), matMul2d(normed, w.key), matMul2d(normed, w.value), B, H);
-    const attended = residualAdd(suffix(x), linear(context, w.project, w.projectBias));
-    const hidden = linearRelu(layerNorm(attended, w.norm2Gamma, w.norm2Beta, LAYER_NORM_EPS), w.fc1, w.fc1Bias);
-    return residualAdd(attended, linear(hidden, w.fc2, w.fc2Bias));
+    const normed = ops.layerNorm(x, vec(w.norm1Gamma), vec(w.norm1Beta), LAYER_NORM_EPS);
+    const heads = (t: tf.Tensor2D) => ops.splitHeads(t, B, H);
+    // Heads side by side in the columns as msclap's MultiHeadAttention; scale 1 / sqrt(head width).
+    const context = ops.mergeHeads(ops.attention(heads(ops.linear(suffix(normed), mat(w.query))), heads(ops.linear(normed, mat(w.key))), heads(ops.linear(normed, mat(w.value)))));
+    const attended = ops.residualAdd(suffix(x), ops.linear(context, mat(w.project), vec(w.projectBias)));
+    const hidden = ops.linear(ops.layerNorm(attended, vec(w.norm2Gamma), vec(w.norm2Beta), LAYER_NORM_EPS), mat(w.fc1), vec(w.fc1Bias), { relu: true });
+    return ops.residualAdd(attended, ops.linear(hidden, mat(w.fc2), vec(w.fc2Bias)));
   }
 
   /**

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '@mats/core';
+import { Rng, ops } from '@mats/core';
 
 /**
  * The tiny CLAP of the synthetic world, as data: everything needed to rebuild the model is in
@@ -97,47 +97,28 @@ function p(params: Params, name: string): tf.Tensor {
   return t;
 }
 
-/** GELU, tanh approximation (tfjs has no fused op with a gradient on every backend). */
-function gelu(x: tf.Tensor): tf.Tensor {
-  const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
-  return x.mul(0.5).mul(inner.tanh().add(1));
-}
-
+/** LayerNorm over the last axis (the shared op; gradients to x, gamma and beta). */
 function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-5): tf.Tensor2D {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return x.sub(mean).div(variance.add(eps).sqrt()).mul(gamma).add(beta) as tf.Tensor2D;
+  return ops.layerNorm(x as tf.Tensor2D, gamma as tf.Tensor1D, beta as tf.Tensor1D, eps);
 }
 
 /** msclap's projection head: linear1, GELU, linear2, residual, LayerNorm (no dropout at our size). */
 function projection(x: tf.Tensor, params: Params, prefix: string): tf.Tensor2D {
   const e1 = dense(x, p(params, `${prefix}.linear1.weight`));
-  const e2 = dense(gelu(e1), p(params, `${prefix}.linear2.weight`));
+  const e2 = dense(ops.geluNew(e1), p(params, `${prefix}.linear2.weight`));
   return layerNorm(e1.add(e2), p(params, `${prefix}.layer_norm.weight`), p(params, `${prefix}.layer_norm.bias`));
 }
 
 /**
- * x @ w with hand-written gradients that transpose explicitly: the wasm backend's matmul is about
- * ten times slower with transposeA/transposeB than on a transposed copy.
+ * A dense layer over the last axis of a 2-D or 3-D tensor (a conv filter [kernel, in, out] is used
+ * as [kernel * in, out]): the op layer's linear, whose gradients are flag-free products (the wasm
+ * backend's matmul is about ten times slower with transposeA / transposeB).
  */
-const matMulFast = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([x, w]);
-  return {
-    value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const g = dy as tf.Tensor2D;
-      const [xs, ws] = saved as tf.Tensor2D[];
-      return [tf.matMul(g, ws.transpose()), tf.matMul(xs.transpose(), g)];
-    },
-  };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor2D;
-
-/** A dense layer over the last axis of a 2-D or 3-D tensor. */
 export function dense(x: tf.Tensor, w: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
   const inDim = x.shape[x.shape.length - 1];
   const outDim = w.shape[w.shape.length - 1];
-  const y = matMulFast(x.reshape([-1, inDim]), w.reshape([-1, outDim]));
-  const shaped = y.reshape([...x.shape.slice(0, -1), outDim]);
-  return bias ? shaped.add(bias) : shaped;
+  const y = ops.linear(x.reshape([-1, inDim]) as tf.Tensor2D, w.reshape([-1, outDim]) as tf.Tensor2D, (bias as tf.Tensor1D | undefined) ?? null);
+  return y.reshape([...x.shape.slice(0, -1), outDim]);
 }
 
 /**

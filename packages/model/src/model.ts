@@ -1,0 +1,513 @@
+/**
+ * MATS as one model (paper section 3): a frozen CLAP, Santa's memory of noisy text embeddings, the
+ * mapper, and the frozen LLM with its LoRA adapter.
+ *
+ * Training (eq. 1-2): text embedding -> normalise + Gaussian noise -> mapper -> prefix of the LLM ->
+ * cross-entropy on the answer. Inference (eq. 3): audio embedding -> modal transfer (Santa) ->
+ * mapper -> prefix -> generation after the instruction. The prefix stays a tfjs tensor from the
+ * mapper into the LLM.
+ */
+import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { type BackendName, type Embeddings, Rng, createEmbeddings, l2Normalize, selectBackend, writeFileAtomic } from '@mats/core';
+import { type ClapEncoder, loadClap } from '@mats/clap';
+import { type AudioClip, decodeAudioFile } from '@mats/datasets';
+import {
+  type CausalLM,
+  type GenerateResult,
+  type LoraAdapter,
+  type PrefixLmExample,
+  type TextTokenizer,
+  CausalLmDecoder,
+  applyLora,
+  buildPrefixLmBatch,
+  generateBatch,
+  loadCausalLM,
+  loadLora,
+  mergeLora,
+  prefixLmLoss,
+  saveLora,
+} from '@mats/llm-lora';
+import { type TransformerMapper, createMapper, loadMapper } from '@mats/mapper';
+import { type SantaMemory, type TransferMethod, TRANSFER_METHODS, injectNoise, loadMemory, saveMemory, transfer } from '@mats/santa';
+import { type GenerationSettings, type MatsModelSpec, checkRunConfig, modelSpecFromConfig } from './config.js';
+import { MODEL_FILE, RUN_FILES, resolveComponent, storeComponent } from './files.js';
+
+/** Audio of one item: a file path, a decoded clip, or a CLAP audio embedding computed elsewhere. */
+export type AudioInput = string | AudioClip | Float32Array;
+
+export interface AskItem {
+  audio: AudioInput;
+  /** What the model is asked (Table S8 instructions, an AQA question, an MMAU prompt). */
+  instruction: string;
+}
+
+export interface Answer {
+  /** The generated text ('' when the item failed). */
+  answer: string;
+  /** Why the item could not be answered, or null. */
+  error: string | null;
+}
+
+export interface AnswerOptions {
+  /** Modal transfer (default: the model's method). */
+  method?: TransferMethod;
+  /** Generation settings that replace the model's for this call. */
+  generation?: Partial<GenerationSettings>;
+  /** Items per batch (default: the model's batchSize). */
+  batchSize?: number;
+  /** Called after each batch: items done so far and the total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface LoadOptions {
+  /**
+   * The model description to use instead of the run's own (apps pass the spec of their effective
+   * config, see `modelSpecFromConfig`); component paths in it must be absolute.
+   */
+  spec?: MatsModelSpec;
+  /** tfjs backend (default auto). */
+  backend?: BackendName;
+  /** Modal transfer override (paper Table 4 rows). */
+  method?: TransferMethod;
+  /** Use this CLAP encoder instead of opening the one the run names (it is not disposed with the model). */
+  clap?: ClapEncoder;
+  /** Folders that replace the run's CLAP (tiny) or LLM folder, e.g. when the run was moved. */
+  clapDir?: string;
+  llmDir?: string;
+  /** Generation settings that replace the run's. */
+  generation?: Partial<GenerationSettings>;
+  batchSize?: number;
+}
+
+/** One training example: the CLAP input row and the tokenised instruction + answer. */
+export interface TrainingBatch {
+  /** Raw CLAP embeddings of the batch (text for MATS, audio for MATS-Audio), one row per example. */
+  embeddings: Embeddings;
+  examples: PrefixLmExample[];
+}
+
+export interface TrainingLossOptions {
+  /** Gaussian noise of eq. 2 ({ variance: 0 } or null: normalise only). */
+  noise?: { variance: number; rng: Rng } | null;
+  /** Training mode: LoRA dropout on, drawn from `dropoutRng`. */
+  training?: boolean;
+  dropoutRng?: Rng;
+  /** Token count the loss is divided by (gradient accumulation over micro-batches). */
+  denominator?: number;
+}
+
+/** The LoRA adapter as PEFT files, kept for `save` once the adapter is merged for inference. */
+interface AdapterFiles {
+  config: string;
+  weights: Buffer;
+}
+
+export class MatsModel {
+  /** True while the LoRA adapter is live (training); false once merged into the LLM (inference). */
+  private adapterLive: boolean;
+  /** The live LoRA adapter (training models), null once merged. */
+  private liveAdapter: LoraAdapter | null = null;
+
+  private constructor(
+    readonly spec: MatsModelSpec,
+    readonly clap: ClapEncoder,
+    readonly llm: CausalLM,
+    readonly tokenizer: TextTokenizer,
+    readonly mapper: TransformerMapper,
+    readonly memory: SantaMemory,
+    private readonly adapterFiles: AdapterFiles | null,
+    private readonly ownsClap: boolean,
+  ) {
+    this.adapterLive = adapterFiles === null;
+    if (mapper.config.clapDim !== clap.dim) throw new Error(`the mapper expects ${mapper.config.clapDim}-d CLAP embeddings but the CLAP model gives ${clap.dim}-d`);
+    if (mapper.config.outDim !== llm.config.nEmbd) throw new Error(`the mapper gives ${mapper.config.outDim}-wide prefixes but the LLM's n_embd is ${llm.config.nEmbd}`);
+    if (memory.memory.dim !== clap.dim) throw new Error(`the Santa memory holds ${memory.memory.dim}-d embeddings but the CLAP model gives ${clap.dim}-d`);
+  }
+
+  /**
+   * Opens a trained run folder (as the trainer writes it: config.json or model.json, mapper.safetensors,
+   * adapter_config.json + adapter_model.safetensors, santa.safetensors) or a folder written by `save`.
+   * The LoRA adapter is merged into the LLM (inference costs what the base model costs).
+   */
+  static async load(runDir: string, options: LoadOptions = {}): Promise<MatsModel> {
+    const dir = openRunDir(runDir);
+    const spec = options.spec ? structuredClone(options.spec) : readSpec(dir);
+    if (options.method !== undefined) spec.method = checkMethod(options.method, 'method');
+    if (options.generation) spec.generation = { ...spec.generation, ...options.generation };
+    if (options.batchSize !== undefined) spec.batchSize = options.batchSize;
+    if (options.clapDir && spec.clap.kind === 'tiny') spec.clap.dir = resolve(options.clapDir);
+    if (options.llmDir) spec.llm.dir = resolve(options.llmDir);
+    await selectBackend(options.backend ?? 'auto');
+    const adapterFiles: AdapterFiles = {
+      config: readFileSync(join(dir, RUN_FILES.adapterConfig), 'utf8'),
+      weights: readFileSync(join(dir, RUN_FILES.adapterModel)),
+    };
+    const mapper = loadMapper(join(dir, RUN_FILES.mapper));
+    const memory = loadMemory(join(dir, RUN_FILES.santa));
+    const llm = openLlm(spec, dir);
+    let clap: ClapEncoder | undefined;
+    try {
+      mergeLora(llm, loadLora(llm, dir));
+      clap = options.clap ?? (await openClap(spec, dir));
+      return new MatsModel(spec, clap, llm, llm.tokenizer!, mapper, memory, adapterFiles, options.clap === undefined);
+    } catch (err) {
+      mapper.dispose();
+      llm.dispose();
+      if (clap && !options.clap) await clap.dispose();
+      throw err;
+    }
+  }
+
+  /**
+   * A model to train: a fresh mapper and a fresh LoRA adapter on the frozen LLM (seeded from
+   * spec.seed), or the mapper and adapter of a checkpoint folder.
+   */
+  static create(spec: MatsModelSpec, parts: { clap: ClapEncoder; llm: CausalLM; memory: SantaMemory; checkpoint?: string; ownsClap?: boolean }): MatsModel {
+    const { clap, llm, memory } = parts;
+    if (!llm.tokenizer) throw new Error(`llm.dir: ${spec.llm.dir} has no tokenizer`);
+    const llmDim = llm.config.nEmbd;
+    const width = spec.mapper.width ?? llmDim;
+    if (!spec.mapper.projection && width !== llmDim) {
+      throw new Error(`mapper.width: ${width} differs from the LLM's n_embd ${llmDim}; set mapper.projection: true or mapper.width: null`);
+    }
+    let mapper: TransformerMapper;
+    let adapter: LoraAdapter;
+    if (parts.checkpoint) {
+      mapper = loadMapper(join(parts.checkpoint, RUN_FILES.mapper));
+      adapter = loadLora(llm, parts.checkpoint);
+    } else {
+      const m = spec.mapper;
+      mapper = createMapper(
+        { clapDim: clap.dim, width, llmDim: m.projection ? llmDim : undefined, projection: m.projection, prefixLength: m.prefixLength, clipLength: m.clipLength, layers: m.layers, heads: m.heads, mlpRatio: m.mlpRatio },
+        new Rng(`${spec.seed}/mapper`),
+      );
+      adapter = applyLora(llm, { r: spec.lora.rank, alpha: spec.lora.alpha, dropout: spec.lora.dropout, targetModules: spec.lora.targets }, new Rng(`${spec.seed}/lora`));
+    }
+    const model = new MatsModel(spec, clap, llm, llm.tokenizer, mapper, memory, null, parts.ownsClap ?? true);
+    model.liveAdapter = adapter;
+    return model;
+  }
+
+  /** The joint CLAP dimension. */
+  get dim(): number {
+    return this.clap.dim;
+  }
+
+  /** Trainable tensors: the mapper's, then the adapter's (training models only). */
+  get trainableVariables(): tf.Variable[] {
+    if (!this.adapterLive) throw new Error('trainableVariables: the LoRA adapter of a loaded model is merged (use MatsModel.create to train)');
+    return [...this.mapper.trainableVariables, ...this.adapter.variables()];
+  }
+
+  /** The live LoRA adapter of a training model (a loaded model's adapter is merged into the LLM). */
+  get adapter(): LoraAdapter {
+    if (!this.liveAdapter) throw new Error('adapter: the LoRA adapter of a loaded model is merged (use MatsModel.create to train)');
+    return this.liveAdapter;
+  }
+
+  get loraParameterCount(): number {
+    return this.liveAdapter?.parameterCount ?? 0;
+  }
+
+  /**
+   * Eq. 3 up to the LLM: modal transfer of CLAP audio embeddings by `method`, then the mapper.
+   * Returns a tensor [rows, prefixLength, n_embd] that the caller disposes.
+   */
+  prefixes(embeddings: Embeddings, options: { method?: TransferMethod; rng?: Rng } = {}): tf.Tensor3D {
+    const method = checkMethod(options.method ?? this.spec.method, 'prefixes: method');
+    const s = this.spec.santa;
+    const z = transfer(method, embeddings, this.memory, {
+      topL: s.topL,
+      tau: s.tau,
+      lambda: s.lambda,
+      normalizeAudio: s.normalizeAudio,
+      padClusters: s.padClusters,
+      queryNoise: s.queryNoise,
+      rng: options.rng ?? new Rng(`${this.spec.seed}/santa-query`),
+    });
+    return this.mapPrefix(l2Normalize(z));
+  }
+
+  /** The mapper on L2-normalised rows, as a tensor [rows, P, n_embd]. */
+  private mapPrefix(z: Embeddings): tf.Tensor3D {
+    return tf.tidy(() => this.mapper.apply(tf.tensor2d(z.data, [z.rows, z.dim])));
+  }
+
+  /** Tokenised instruction and answer of a training record, truncated to spec.maxTextTokens. */
+  encodeExample(record: { instruction: string; answer: string }, name = 'record'): PrefixLmExample {
+    const instruction = this.tokenizer.encode(record.instruction);
+    let answer = this.tokenizer.encode(` ${record.answer}`);
+    const room = this.spec.maxTextTokens - 1 - instruction.length;
+    if (room < 1) throw new Error(`train.maxTextTokens: ${this.spec.maxTextTokens} leaves no room for the answer of ${name} (instruction has ${instruction.length} tokens)`);
+    if (answer.length === 0) throw new Error(`${name}: the answer has no tokens`);
+    if (answer.length > room) answer = answer.slice(0, room);
+    return { instruction, answer };
+  }
+
+  /**
+   * Eq. 1-2: the prefix-LM loss of a batch. The CLAP rows are L2-normalised, noise of the given
+   * variance is added and the rows renormalised (skipped for variance 0), the mapper makes the
+   * prefix, and the LLM is scored on answer + eos.
+   */
+  trainingLoss(batch: TrainingBatch, options: TrainingLossOptions = {}): tf.Scalar {
+    const { embeddings, examples } = batch;
+    if (embeddings.rows !== examples.length) throw new Error(`trainingLoss: ${embeddings.rows} embeddings for ${examples.length} examples`);
+    const noise = options.noise;
+    const x = noise && noise.variance > 0 ? injectNoise(embeddings, { variance: noise.variance, rng: noise.rng }) : l2Normalize(embeddings);
+    const layout = buildPrefixLmBatch(examples, this.mapper.config.prefixLength, this.tokenizer.eosId, this.tokenizer.padId);
+    return tf.tidy(() => prefixLmLoss(this.llm, this.mapPrefix(x), layout, { training: options.training ?? false, rng: options.dropoutRng, denominator: options.denominator }));
+  }
+
+  /**
+   * Answers every item (batched generation over padded rows with a KV cache). An item whose audio
+   * cannot be read or embedded, or whose instruction is empty, gets answer '' and its error; the
+   * others are answered.
+   */
+  async ask(items: AskItem[], options: AnswerOptions = {}): Promise<Answer[]> {
+    const method = checkMethod(options.method ?? this.spec.method, 'method');
+    const batchSize = options.batchSize ?? this.spec.batchSize;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+    const g = { ...this.spec.generation, ...options.generation };
+    const generation = {
+      maxNewTokens: g.maxNewTokens,
+      numBeams: g.strategy === 'beam' ? g.beams : 1,
+      noRepeatNgramSize: g.noRepeatNgram,
+      repetitionPenalty: g.repetitionPenalty,
+      eosId: this.tokenizer.eosId,
+    };
+    const rng = new Rng(`${this.spec.seed}/santa-query`);
+    const answers: Answer[] = items.map(() => ({ answer: '', error: null }));
+    const promptCache = new Map<string, number[]>();
+    for (let start = 0; start < items.length; start += batchSize) {
+      const batch = items.slice(start, start + batchSize);
+      const { embeddings, rows } = await this.embedItems(batch, answers, start);
+      if (rows.length > 0) {
+        const prompts = rows.map((i) => {
+          const text = items[i].instruction;
+          let ids = promptCache.get(text);
+          if (!ids) promptCache.set(text, (ids = this.tokenizer.encode(text)));
+          return ids;
+        });
+        const prefix = this.prefixes(embeddings, { method, rng });
+        let results: GenerateResult[];
+        try {
+          results = await generateBatch(new CausalLmDecoder(this.llm), prefix, prompts, generation);
+        } finally {
+          prefix.dispose();
+        }
+        rows.forEach((i, r) => (answers[i].answer = results[r].ids.length > 0 ? this.tokenizer.decode(results[r].ids).trim() : ''));
+      }
+      options.onProgress?.(Math.min(items.length, start + batchSize), items.length);
+    }
+    return answers;
+  }
+
+  /** Answers every item; throws `MatsItemsError` (with the other answers) when some item failed. */
+  async answer(items: AskItem[], options: AnswerOptions = {}): Promise<string[]> {
+    const answers = await this.ask(items, options);
+    const failed = answers.flatMap((a, i) => (a.error !== null ? [{ index: i, error: a.error }] : []));
+    if (failed.length > 0) throw new MatsItemsError(failed, answers);
+    return answers.map((a) => a.answer);
+  }
+
+  /**
+   * CLAP audio embeddings of audio inputs: paths are decoded, clips embedded together (one by one
+   * when a batch fails, to find the bad clip), embeddings checked. One vector or one error per input.
+   */
+  async embedAudio(audio: AudioInput[]): Promise<{ vectors: (Float32Array | null)[]; errors: (string | null)[] }> {
+    const dim = this.clap.dim;
+    const vectors: (Float32Array | null)[] = audio.map(() => null);
+    const errors: (string | null)[] = audio.map(() => null);
+    const clips: { index: number; clip: AudioClip }[] = [];
+    await Promise.all(
+      audio.map(async (a, index) => {
+        if (a instanceof Float32Array) {
+          if (a.length !== dim) errors[index] = `the audio embedding has ${a.length} values, expected the CLAP dimension ${dim}`;
+          else if (!a.every(Number.isFinite)) errors[index] = 'the audio embedding has a non-finite value';
+          else vectors[index] = a;
+          return;
+        }
+        try {
+          clips.push({ index, clip: typeof a === 'string' ? await decodeAudioFile(a) : checkClip(a) });
+        } catch (err) {
+          errors[index] = firstLine(err);
+        }
+      }),
+    );
+    clips.sort((x, y) => x.index - y.index);
+    const put = (e: Embeddings, list: typeof clips) => list.forEach((c, r) => (vectors[c.index] = e.data.slice(r * dim, (r + 1) * dim)));
+    if (clips.length > 0) {
+      try {
+        put(await this.clap.embedAudio(clips.map((c) => c.clip)), clips);
+      } catch {
+        for (const c of clips) {
+          try {
+            put(await this.clap.embedAudio([c.clip]), [c]);
+          } catch (err) {
+            errors[c.index] = `${describeAudio(audio[c.index])}: CLAP could not embed the clip: ${firstLine(err)}`;
+          }
+        }
+      }
+    }
+    return { vectors, errors };
+  }
+
+  /** Embeddings of the answerable items of a batch; failures are written into `answers` (indices offset by `start`). */
+  private async embedItems(batch: AskItem[], answers: Answer[], start: number): Promise<{ embeddings: Embeddings; rows: number[] }> {
+    const dim = this.clap.dim;
+    const usable = batch.map((item, k) => {
+      const ok = !!item && typeof item.instruction === 'string' && item.instruction.trim() !== '';
+      if (!ok) answers[start + k].error = 'the instruction is empty';
+      return ok;
+    });
+    const picked = batch.flatMap((item, k) => (usable[k] ? [k] : []));
+    const { vectors, errors } = await this.embedAudio(picked.map((k) => batch[k].audio));
+    const rows: number[] = [];
+    picked.forEach((k, j) => {
+      if (errors[j] !== null) answers[start + k].error = errors[j];
+      else rows.push(j);
+    });
+    const embeddings = createEmbeddings(rows.length, dim);
+    rows.forEach((j, r) => embeddings.data.set(vectors[j]!, r * dim));
+    return { embeddings, rows: rows.map((j) => start + picked[j]) };
+  }
+
+  /**
+   * Writes the model as a run folder: model.json (the spec, component paths made absolute or named
+   * as a package asset), mapper.safetensors, the PEFT adapter files and santa.safetensors.
+   */
+  async save(dir: string): Promise<void> {
+    mkdirSync(dir, { recursive: true });
+    this.mapper.save(join(dir, RUN_FILES.mapper));
+    if (this.adapterLive) {
+      await saveLora(this.adapter, dir);
+    } else {
+      writeFileAtomic(join(dir, RUN_FILES.adapterConfig), this.adapterFiles!.config);
+      writeFileAtomic(join(dir, RUN_FILES.adapterModel), this.adapterFiles!.weights);
+    }
+    saveMemory(join(dir, RUN_FILES.santa), this.memory);
+    const spec = structuredClone(this.spec);
+    if (spec.clap.kind === 'tiny') spec.clap.dir = storeComponent(spec.clap.dir);
+    else {
+      spec.clap.audioModel = storeComponent(spec.clap.audioModel);
+      spec.clap.textModel = storeComponent(spec.clap.textModel);
+    }
+    spec.llm.dir = storeComponent(spec.llm.dir);
+    writeFileAtomic(join(dir, MODEL_FILE), JSON.stringify({ format: 'mats-model', version: 1, spec }, null, 2) + '\n');
+  }
+
+  /** Frees the mapper, the LLM and (unless it was supplied by the caller) the CLAP encoder. */
+  async dispose(): Promise<void> {
+    this.mapper.dispose();
+    this.liveAdapter?.dispose();
+    this.llm.dispose();
+    if (this.ownsClap) await this.clap.dispose();
+  }
+}
+
+/** Some items of `answer` failed; `answers` holds every item's answer or error. */
+export class MatsItemsError extends Error {
+  constructor(
+    readonly failed: { index: number; error: string }[],
+    readonly answers: Answer[],
+  ) {
+    super(`${failed.length} of ${answers.length} item(s) could not be answered:\n  ${failed.slice(0, 10).map((f) => `item ${f.index}: ${f.error}`).join('\n  ')}${failed.length > 10 ? '\n  ...' : ''}`);
+    this.name = 'MatsItemsError';
+  }
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0];
+}
+
+function describeAudio(audio: AudioInput): string {
+  return typeof audio === 'string' ? audio : 'audio clip';
+}
+
+function checkClip(clip: AudioClip): AudioClip {
+  if (!clip || !Array.isArray(clip.channels) || !(clip.sampleRate > 0)) throw new Error('audio must be a file path, an AudioClip { sampleRate, channels } or a Float32Array embedding');
+  if (clip.channels.length === 0 || clip.channels[0].length === 0) throw new Error('the audio clip is empty');
+  for (const ch of clip.channels) if (!ch.every(Number.isFinite)) throw new Error('the audio clip has a non-finite sample');
+  return clip;
+}
+
+function checkMethod(method: TransferMethod, field: string): TransferMethod {
+  if (!TRANSFER_METHODS.includes(method)) throw new Error(`${field}: unknown method ${JSON.stringify(method)}, expected one of ${TRANSFER_METHODS.join(', ')}`);
+  return method;
+}
+
+function openRunDir(runDir: string): string {
+  const path = resolve(runDir);
+  if (!existsSync(path)) throw new Error(`${path}: the run folder does not exist (train one with \`npx nx run trainer:train\`)`);
+  const dir = realpathSync(path);
+  const hasSpec = existsSync(join(dir, MODEL_FILE)) || existsSync(join(dir, RUN_FILES.config));
+  if (!hasSpec) throw new Error(`${dir}: not a MATS run folder (no ${MODEL_FILE} or ${RUN_FILES.config})`);
+  for (const f of [RUN_FILES.mapper, RUN_FILES.adapterConfig, RUN_FILES.adapterModel, RUN_FILES.santa]) {
+    if (!existsSync(join(dir, f))) throw new Error(`${dir}: the run folder has no ${f} (is the training finished?)`);
+  }
+  return dir;
+}
+
+function readJsonFile(file: string): unknown {
+  const text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${file}: not valid JSON (${firstLine(err)})`);
+  }
+}
+
+/** The model spec of a run folder: model.json (written by save) or the trainer's config.json. */
+function readSpec(dir: string): MatsModelSpec {
+  const modelFile = join(dir, MODEL_FILE);
+  if (existsSync(modelFile)) {
+    const json = readJsonFile(modelFile) as { format?: unknown; spec?: MatsModelSpec };
+    if (json.format !== 'mats-model') throw new Error(`${modelFile}: field "format" must be "mats-model", got ${JSON.stringify(json.format)}`);
+    if (!json.spec || typeof json.spec !== 'object') throw new Error(`${modelFile}: field "spec" is missing`);
+    return structuredClone(json.spec);
+  }
+  const file = join(dir, RUN_FILES.config);
+  const json = readJsonFile(file) as { config?: unknown; baseDir?: string };
+  const spec = modelSpecFromConfig(checkRunConfig(json.config, file));
+  // Relative component paths of a trainer config are relative to the folder it was trained in.
+  const where = { runDir: dir, baseDir: json.baseDir };
+  if (spec.clap.kind === 'tiny') spec.clap.dir = resolveComponent(spec.clap.dir, where, 'clap.dir');
+  else {
+    spec.clap.audioModel = resolveComponent(spec.clap.audioModel, where, 'clap.audioModel');
+    spec.clap.textModel = resolveComponent(spec.clap.textModel, where, 'clap.textModel');
+  }
+  spec.llm.dir = resolveComponent(spec.llm.dir, where, 'llm.dir');
+  return spec;
+}
+
+function openLlm(spec: MatsModelSpec, runDir: string): CausalLM {
+  const dir = resolveComponent(spec.llm.dir, { runDir }, 'llm.dir');
+  if (!existsSync(dir)) throw new Error(`${runDir}: llm.dir ${dir} does not exist (expected a Hugging Face GPT-2 folder; pass llmDir to load it from elsewhere)`);
+  const llm = loadCausalLM(dir);
+  if (!llm.tokenizer) {
+    llm.dispose();
+    throw new Error(`llm.dir: ${dir} has no tokenizer`);
+  }
+  return llm;
+}
+
+async function openClap(spec: MatsModelSpec, runDir: string): Promise<ClapEncoder> {
+  const c = spec.clap;
+  if (c.kind === 'tiny') {
+    const dir = resolveComponent(c.dir, { runDir }, 'clap.dir');
+    if (!existsSync(dir)) throw new Error(`${runDir}: clap.dir ${dir} does not exist (expected the tiny CLAP folder; pass clapDir to load it from elsewhere)`);
+    return loadClap({ type: 'tiny', dir, batchSize: c.batchSize, seed: spec.seed });
+  }
+  return loadClap({
+    type: 'onnx',
+    audioModel: resolveComponent(c.audioModel, { runDir }, 'clap.audioModel'),
+    textModel: resolveComponent(c.textModel, { runDir }, 'clap.textModel'),
+    batchSize: c.batchSize,
+    threads: c.threads > 0 ? c.threads : undefined,
+    executionProviders: c.executionProviders,
+    seed: spec.seed,
+  });
+}
+
