@@ -42,7 +42,7 @@ describe('exported GPT-2 decoder', () => {
     await tf.setBackend('cpu');
   });
 
-  it('the full `logits` output [batch, seq, vocab] matches tfjs at every position (input_ids only)', async () => {
+  it('the `logits` output [batch, seq, vocab] matches tfjs at every position (input_ids only), num_logits_to_keep', async () => {
     const model = loadCausalLM(FIXTURES + 'gpt2-tiny');
     const ort = await loadOnnxRuntime();
     const session = await createSession(ort, exportGpt2Decoder(model.config, await hostWeights(model)), { threads: 1 }, 'decoder.onnx');
@@ -53,6 +53,7 @@ describe('exported GPT-2 decoder', () => {
       inputs_embeds: new ort.Tensor('float32', new Float32Array(0), [2, 0, C]),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(12).fill(1n), [2, 6]),
       position_ids: new ort.Tensor('int64', BigInt64Array.from([0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5].map(BigInt)), [2, 6]),
+      num_logits_to_keep: new ort.Tensor('int64', BigInt64Array.from([0n]), [1]),
     };
     for (let i = 0; i < nLayer; i++) {
       feeds[`past_key_values.${i}.key`] = new ort.Tensor('float32', new Float32Array(0), [2, H, 0, C / H]);
@@ -63,9 +64,12 @@ describe('exported GPT-2 decoder', () => {
     expect(out['present.0.key'].dims).toEqual([2, H, 6, C / H]);
     const want = await model.logits(ids);
     expect(maxAbsDiff(out.logits.data as Float32Array, want.data)).toBeLessThan(1e-4);
-    // last_logits is the last position of logits
-    const last = out.last_logits.data as Float32Array;
-    expect(maxAbsDiff(last.subarray(0, V), (out.logits.data as Float32Array).subarray(5 * V, 6 * V))).toBe(0);
+    // num_logits_to_keep = 2: the last two positions only, the same values
+    const two = await session.run({ ...feeds, num_logits_to_keep: new ort.Tensor('int64', BigInt64Array.from([2n]), [1]) });
+    expect(two.logits.dims).toEqual([2, 2, V]);
+    const all = out.logits.data as Float32Array;
+    expect(maxAbsDiff((two.logits.data as Float32Array).subarray(0, 2 * V), all.subarray(4 * V, 6 * V))).toBeLessThan(1e-6);
+    expect(maxAbsDiff((two.logits.data as Float32Array).subarray(2 * V, 4 * V), all.subarray(10 * V, 12 * V))).toBeLessThan(1e-6);
     await session.release();
     model.dispose();
   });

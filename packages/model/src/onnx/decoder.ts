@@ -4,19 +4,9 @@
  * share it). The key/value cache stays in ONNX Runtime's output tensors between steps; it is copied
  * only when rows are reordered or dropped.
  */
+import type { BatchDecoder } from '@mats/llm-lora';
 import { DECODER_IO } from './export-gpt2.js';
 import type { OrtModule, OrtSession, OrtTensor } from './ort.js';
-
-/**
- * The batched decoding interface of @mats/llm-lora's generateBatch (declared here with the same
- * shape until that lands on main).
- */
-export interface BatchDecoder<P> {
-  readonly vocabSize: number;
-  start(prefix: P | null, promptIds: number[][]): Promise<Float32Array>;
-  step(tokens: number[], parents: number[]): Promise<Float32Array>;
-  end(): void;
-}
 
 /** What the decoder needs to know about the exported model (from the manifest). */
 export interface DecoderShape {
@@ -44,9 +34,8 @@ interface CacheState {
 export class OrtDecoder implements BatchDecoder<Float32Array> {
   readonly vocabSize: number;
   private state: CacheState | null = null;
-  /** Outputs fetched by every run: the last position's logits and the presents. */
-  private readonly fetches: string[];
-  private readonly lastOnly: boolean;
+  /** Whether the graph has the num_logits_to_keep input (files from other exporters may not). */
+  private readonly canKeepLast: boolean;
 
   constructor(
     private readonly ort: OrtModule,
@@ -54,10 +43,7 @@ export class OrtDecoder implements BatchDecoder<Float32Array> {
     readonly shape: DecoderShape,
   ) {
     this.vocabSize = shape.vocabSize;
-    // Files exported before `last_logits` existed (or by other tools) only have `logits`.
-    this.lastOnly = session.outputNames.includes(DECODER_IO.lastLogits);
-    this.fetches = [this.lastOnly ? DECODER_IO.lastLogits : DECODER_IO.logits];
-    for (let i = 0; i < shape.nLayer; i++) this.fetches.push(DECODER_IO.presentKey(i), DECODER_IO.presentValue(i));
+    this.canKeepLast = session.inputNames.includes(DECODER_IO.numLogitsToKeep);
   }
 
   /**
@@ -115,13 +101,13 @@ export class OrtDecoder implements BatchDecoder<Float32Array> {
       feeds[DECODER_IO.pastKey(i)] = past();
       feeds[DECODER_IO.pastValue(i)] = past();
     }
-    const out = await this.session.run(feeds, this.fetches);
+    if (this.canKeepLast) feeds[DECODER_IO.numLogitsToKeep] = new Tensor('int64', BigInt64Array.from([1n]), [1]);
+    const out = await this.session.run(feeds);
+    const logits = out[DECODER_IO.logits];
+    const L = logits.dims[1];
+    const data = logits.data as Float32Array;
     const last = new Float32Array(rows * V);
-    if (this.lastOnly) last.set(out[DECODER_IO.lastLogits].data as Float32Array);
-    else {
-      const logits = out[DECODER_IO.logits].data as Float32Array;
-      for (let r = 0; r < rows; r++) last.set(logits.subarray((r * T + T - 1) * V, (r * T + T) * V), r * V);
-    }
+    for (let r = 0; r < rows; r++) last.set(data.subarray((r * L + L - 1) * V, (r * L + L) * V), r * V);
     this.state = { rows, mask, length: T, lastPosition, ...this.presents(out) };
     return last;
   }
@@ -161,8 +147,9 @@ export class OrtDecoder implements BatchDecoder<Float32Array> {
       feeds[DECODER_IO.pastKey(i)] = identity ? s.keys[i] : this.gatherRows(s.keys[i], parents);
       feeds[DECODER_IO.pastValue(i)] = identity ? s.values[i] : this.gatherRows(s.values[i], parents);
     }
-    const out = await this.session.run(feeds, this.fetches);
-    const logits = new Float32Array(out[this.fetches[0]].data as Float32Array);
+    if (this.canKeepLast) feeds[DECODER_IO.numLogitsToKeep] = new Tensor('int64', BigInt64Array.from([1n]), [1]);
+    const out = await this.session.run(feeds);
+    const logits = new Float32Array(out[DECODER_IO.logits].data as Float32Array);
     this.disposeCache(s);
     this.state = { rows, mask, length: T, lastPosition, ...this.presents(out) };
     return logits;
@@ -180,7 +167,7 @@ export class OrtDecoder implements BatchDecoder<Float32Array> {
       keys.push(out[DECODER_IO.presentKey(i)]);
       values.push(out[DECODER_IO.presentValue(i)]);
     }
-    out[this.fetches[0]].dispose?.();
+    out[DECODER_IO.logits].dispose?.();
     return { keys, values };
   }
 

@@ -2,9 +2,10 @@
  * GPT-2 (Hugging Face layout, LoRA merged into the base weights) as an ONNX decoder with past
  * key/values, the contract of DECODER_IO. The token embeddings of `input_ids` are appended after
  * `inputs_embeds`, so one graph serves the prefill ([prefix embeddings][prompt ids]) and the cached
- * steps (no embeddings, one id per row); either input may have length 0. Besides `logits` for every
- * position, `last_logits` gives the last position's only (ONNX Runtime computes just the outputs a
- * run fetches, so a decoder that needs the next token fetches that one).
+ * steps (no embeddings, one id per row); either input may have length 0. `logits` covers every
+ * position when the input `num_logits_to_keep` is 0; N > 0 asks for the last N positions only,
+ * which spares the vocabulary head on the prefill positions whose logits a generator never reads
+ * (ONNX Runtime runs every node whatever the fetched outputs, so this must be an input).
  */
 import type { Gpt2Config } from '@mats/llm-lora';
 import { Graph } from './graph.js';
@@ -18,9 +19,9 @@ export const DECODER_IO = {
   positionIds: 'position_ids',
   pastKey: (i: number) => `past_key_values.${i}.key`,
   pastValue: (i: number) => `past_key_values.${i}.value`,
+  /** int64 [1]: logits for the last N positions only; 0 = every position. */
+  numLogitsToKeep: 'num_logits_to_keep',
   logits: 'logits',
-  /** Logits of the last position only [batch, vocab]: fetching it instead of `logits` spares the head on every other position. */
-  lastLogits: 'last_logits',
   presentKey: (i: number) => `present.${i}.key`,
   presentValue: (i: number) => `present.${i}.value`,
 } as const;
@@ -53,6 +54,7 @@ export function gpt2DecoderGraph(config: Gpt2Config, weights: Map<string, HostTe
   const embeds = g.input(DECODER_IO.inputsEmbeds, 'float32', ['batch', 'embeds_length', C], 'input embeddings (e.g. the mapper prefix), before the ids');
   const mask = g.input(DECODER_IO.attentionMask, 'int64', ['batch', 'total_length'], '1 = attend, 0 = padding; past + sequence positions');
   const positions = g.input(DECODER_IO.positionIds, 'int64', ['batch', 'sequence_length'], 'position of every input (embeds then ids)');
+  const keep = g.input(DECODER_IO.numLogitsToKeep, 'int64', [1], 'logits for the last N positions only (0 = all)');
   const pastK: string[] = [];
   const pastV: string[] = [];
   for (let i = 0; i < nLayer; i++) {
@@ -95,13 +97,13 @@ export function gpt2DecoderGraph(config: Gpt2Config, weights: Map<string, HostTe
   }
   const hf = layerNorm(g, h, w('ln_f.weight', [C]), w('ln_f.bias', [C]), eps);
   // Tied head: logits = hidden @ wte^T, as Gemm with transB on the same initializer (no copy).
-  const flat = g.op('Reshape', [hf, g.ints([-1, C])]);
+  // Positions -keep.. of the sequence: Slice with start -0 = 0 keeps them all.
+  const kept = g.op('Slice', [hf, g.op('Neg', [keep]), g.ints([Number.MAX_SAFE_INTEGER]), g.ints([1])]);
+  const flat = g.op('Reshape', [kept, g.ints([-1, C])]);
   const logits2d = g.op('Gemm', [flat, wte], { transB: { int: 1 } });
-  const logitsShape = g.op('Concat', [g.op('Shape', [hf], { start: { int: 0 }, end: { int: 2 } }), g.ints([V])], { axis: { int: 0 } });
+  const logitsShape = g.op('Concat', [g.op('Shape', [kept], { start: { int: 0 }, end: { int: 2 } }), g.ints([V])], { axis: { int: 0 } });
   const logits = g.op('Reshape', [logits2d, logitsShape]);
-  g.output(logits, DECODER_IO.logits, 'float32', ['batch', 'sequence_length', V]);
-  const lastHidden = g.op('Gather', [hf, g.op('Sub', [scalarOf(seqLen), one])], { axis: { int: 1 } }); // [B, C]
-  g.output(g.op('Gemm', [lastHidden, wte], { transB: { int: 1 } }), DECODER_IO.lastLogits, 'float32', ['batch', V]);
+  g.output(logits, DECODER_IO.logits, 'float32', ['batch', 'logits_length', V]);
   for (let i = 0; i < nLayer; i++) {
     g.outputs.push({ name: DECODER_IO.presentKey(i), dtype: 'float32', shape: ['batch', H, 'total_length', D] });
     g.outputs.push({ name: DECODER_IO.presentValue(i), dtype: 'float32', shape: ['batch', H, 'total_length', D] });

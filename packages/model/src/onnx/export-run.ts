@@ -2,13 +2,15 @@
  * Export of a trained run (or of loaded components) to a folder of ONNX files plus Santa's memory,
  * the tokenizer files and a manifest. See README "ONNX export".
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { readSafetensors, writeFileAtomic } from '@mats/core';
 import { LogMel, validateTinyConfig, type TinyClapConfig } from '@mats/clap';
-import { type CausalLM, type Gpt2Config, loadCausalLM, loadLora, mergeLora } from '@mats/llm-lora';
-import { type TransformerMapper, loadMapper } from '@mats/mapper';
-import { loadMemory } from '@mats/santa';
+import type { CausalLM, Gpt2Config } from '@mats/llm-lora';
+import type { TransformerMapper } from '@mats/mapper';
+import { loadMemory, saveMemory } from '@mats/santa';
+import { MatsModel, type LoadOptions } from '../model.js';
+import { resolveComponent } from '../files.js';
 import { exportGpt2Decoder, type HostTensor } from './export-gpt2.js';
 import { exportMapper } from './export-mapper.js';
 import { exportTinyClapAudio, exportTinyClapText } from './export-clap.js';
@@ -118,7 +120,7 @@ export async function exportModel(parts: ExportParts, outDir: string): Promise<E
     const memory = loadMemory(parts.santaFile);
     if (memory.memory.dim !== mapper.config.clapDim) throw new Error(`export: ${parts.santaFile} holds ${memory.memory.dim}-d embeddings but the mapper expects ${mapper.config.clapDim}-d`);
     copyFileSync(parts.santaFile, join(outDir, EXPORT_FILES.santa));
-    santa = { ...(parts.santa ?? { method: 'santa', topL: 32, tau: 0.1, lambda: 0.3, normalizeAudio: true, padClusters: false, queryNoise: false, noiseVariance: 0 }), k: memory.centroids.rows, memoryRows: memory.memory.rows };
+    santa = { ...(parts.santa ?? { method: 'santa', topL: 32, tau: 0.1, lambda: 0.3, normalizeAudio: true, padClusters: false, queryNoise: 0, noiseVariance: 0, seed: 0 }), k: memory.centroids.rows, memoryRows: memory.memory.rows };
   }
   if (parts.tokenizerDir) {
     for (const f of TOKENIZER_FILES) {
@@ -162,86 +164,58 @@ export function readTinyClap(dir: string): { config: TinyClapConfig; weights: Ma
   return { config, weights };
 }
 
-/** The fields of a run's config.json (written by the trainer) that the export reads. */
-interface RunConfig {
-  llm: { dir: string };
-  clap: { kind: 'tiny'; dir: string } | { kind: 'onnx'; audioModel: string; textModel: string };
-  train?: { noiseVariance?: number };
-  santa?: { topL: number; tau: number; lambda: number; normalizeAudio: boolean; padClusters: boolean; queryNoise: boolean };
-  eval?: { method?: string; generation?: { strategy: string; beams: number; maxNewTokens: number; noRepeatNgram: number; repetitionPenalty: number } };
-}
-
-/** The folder with nx.json above `start` (the trainer resolves relative paths against it), else null. */
-function workspaceRootOf(start: string): string | null {
-  let dir = resolve(start);
-  for (;;) {
-    if (existsSync(join(dir, 'nx.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) return null;
-    dir = up;
-  }
-}
-
-/**
- * Merges the run's LoRA adapter into the LLM. Works with the adapter API of @mats/llm-lora both
- * before (state kept on the model) and after (an adapter object passed to mergeLora) its refactor.
- */
-function mergeRunAdapter(llm: CausalLM, runDir: string): void {
-  const adapter: unknown = loadLora(llm, runDir);
-  (mergeLora as (model: CausalLM, adapter?: unknown) => unknown)(llm, adapter === llm ? undefined : adapter);
-}
-
 export interface ExportRunOptions {
-  /** Folder that relative paths in the run config are resolved against (default: the folder with nx.json above the run, else the current directory). */
-  workspaceRoot?: string;
+  /** Options for opening the run (e.g. llmDir / clapDir when the run was moved). */
+  load?: LoadOptions;
 }
 
 /**
- * Exports a trained run folder (config.json, mapper.safetensors, adapter_*, santa.safetensors) to
- * `outDir`: decoder.onnx (LoRA merged), mapper.onnx, the tiny CLAP encoders for the world (or the
- * msclap ONNX files copied), santa.safetensors, the tokenizer files and config.json (the manifest).
+ * The export of an open MatsModel: its merged LLM, mapper, CLAP (the tiny world CLAP's two graphs,
+ * or msclap's ONNX files copied), Santa's memory and settings, and generation defaults.
  */
-export async function exportRun(runDir: string, outDir: string, options: ExportRunOptions = {}): Promise<ExportManifest> {
-  if (!existsSync(runDir)) throw new Error(`export: run folder ${runDir} does not exist`);
-  const dir = realpathSync(runDir);
-  for (const f of ['config.json', 'mapper.safetensors', 'adapter_config.json', 'adapter_model.safetensors', 'santa.safetensors']) {
-    if (!existsSync(join(dir, f))) throw new Error(`export: ${dir} has no ${f} (is the training finished?)`);
-  }
-  let config: RunConfig;
+export async function exportMatsModel(model: MatsModel, outDir: string, sourceRun: string | null = null): Promise<ExportManifest> {
+  const { spec } = model;
+  // Component paths of a saved model may name package assets (asset:tiny-clap-world).
+  const where = { runDir: sourceRun ?? process.cwd() };
+  const memoryFile = join(outDir, `.${EXPORT_FILES.santa}.source`);
+  mkdirSync(outDir, { recursive: true });
+  saveMemory(memoryFile, model.memory);
   try {
-    config = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { config: RunConfig }).config;
-  } catch (err) {
-    throw new Error(`${join(dir, 'config.json')}: not valid JSON (${(err as Error).message})`);
-  }
-  if (!config?.llm?.dir || !config.clap?.kind) throw new Error(`${join(dir, 'config.json')}: expected a trainer run config with fields "config.llm.dir" and "config.clap.kind"`);
-  const root = options.workspaceRoot ?? workspaceRootOf(dir) ?? process.cwd();
-  const abs = (p: string) => (isAbsolute(p) ? p : join(root, p));
-  const llmDir = abs(config.llm.dir);
-  if (!existsSync(llmDir)) throw new Error(`export: llm.dir ${llmDir} (from ${join(dir, 'config.json')}) does not exist`);
-  const llm = loadCausalLM(llmDir);
-  const mapper = loadMapper(join(dir, 'mapper.safetensors'));
-  try {
-    mergeRunAdapter(llm, dir);
-    let clap: ClapSource;
-    if (config.clap.kind === 'tiny') clap = { kind: 'tiny', dir: abs(config.clap.dir) };
-    else clap = { kind: 'onnx', audioModel: abs(config.clap.audioModel), textModel: abs(config.clap.textModel), dim: mapper.config.clapDim };
-    const g = config.eval?.generation;
-    const s = config.santa;
+    const g = spec.generation;
+    const c = spec.clap;
     return await exportModel(
       {
-        llm,
-        tokenizerDir: llmDir,
-        mapper,
-        clap,
-        santaFile: join(dir, 'santa.safetensors'),
-        santa: s ? { method: config.eval?.method ?? 'santa', topL: s.topL, tau: s.tau, lambda: s.lambda, normalizeAudio: s.normalizeAudio, padClusters: s.padClusters, queryNoise: s.queryNoise, noiseVariance: config.train?.noiseVariance ?? 0 } : null,
-        generation: g ? { maxNewTokens: g.maxNewTokens, numBeams: g.strategy === 'beam' ? g.beams : 1, noRepeatNgramSize: g.noRepeatNgram, repetitionPenalty: g.repetitionPenalty } : undefined,
-        sourceRun: dir,
+        llm: model.llm,
+        tokenizerDir: resolveComponent(spec.llm.dir, where, 'llm.dir'),
+        mapper: model.mapper,
+        clap:
+          c.kind === 'tiny'
+            ? { kind: 'tiny', dir: resolveComponent(c.dir, where, 'clap.dir') }
+            : { kind: 'onnx', audioModel: resolveComponent(c.audioModel, where, 'clap.audioModel'), textModel: resolveComponent(c.textModel, where, 'clap.textModel'), dim: model.dim },
+        santaFile: memoryFile,
+        santa: { method: spec.method, ...spec.santa, noiseVariance: spec.noiseVariance, seed: spec.seed },
+        generation: { maxNewTokens: g.maxNewTokens, numBeams: g.strategy === 'beam' ? g.beams : 1, noRepeatNgramSize: g.noRepeatNgram, repetitionPenalty: g.repetitionPenalty },
+        sourceRun,
       },
       outDir,
     );
   } finally {
-    llm.dispose();
-    mapper.dispose();
+    rmSync(memoryFile, { force: true });
+  }
+}
+
+/**
+ * Exports a trained run folder (opened with MatsModel.load: the adapter is merged) to `outDir`:
+ * decoder.onnx, mapper.onnx, the tiny CLAP encoders for the world (or the msclap ONNX files copied),
+ * santa.safetensors, the tokenizer files and config.json (the manifest).
+ */
+export async function exportRun(runDir: string, outDir: string, options: ExportRunOptions = {}): Promise<ExportManifest> {
+  if (!existsSync(runDir)) throw new Error(`export: run folder ${runDir} does not exist`);
+  const dir = realpathSync(runDir);
+  const model = await MatsModel.load(dir, options.load);
+  try {
+    return await exportMatsModel(model, resolve(outDir), dir);
+  } finally {
+    await model.dispose();
   }
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Rng, l2Normalize, type Embeddings } from '@mats/core';
 import { TINY_CLAP_WORLD_DIR, TinyClap } from '@mats/clap';
 import type { AudioClip } from '@mats/datasets';
-import { TINY_WORLD_LM_DIR, applyLora, generate, loadCausalLM, mergeLora, type CausalLM } from '@mats/llm-lora';
+import { TINY_WORLD_LM_DIR, CausalLmDecoder, applyLora, generateBatch, loadCausalLM, mergeLora, type CausalLM } from '@mats/llm-lora';
 import { createMapper, type TransformerMapper } from '@mats/mapper';
 import { buildMemory, saveMemory } from '@mats/santa';
 import { exportModel } from './export-run.js';
@@ -34,36 +34,6 @@ function clips(): AudioClip[] {
     make(16000, 2.5, () => 0.2 * (rng.uniform() * 2 - 1), 2),
     make(44100, 0.7, (t) => (Math.floor(t * 8) % 2 ? 0.6 : 0) * Math.sin(2 * Math.PI * 1200 * t)),
   ];
-}
-
-/** Greedy decoding with the ORT decoder (argmax, stop at eos), for comparison with tfjs generate(). */
-async function ortGreedy(model: ExportedModel, prefixes: Float32Array, prompts: number[][], maxNew: number): Promise<number[][]> {
-  const dec = model.llm.decoder();
-  const V = model.manifest.llm.vocabSize;
-  const eos = model.manifest.llm.eosTokenId;
-  const out: number[][] = prompts.map(() => []);
-  let alive = prompts.map((_, r) => r);
-  let logits = await dec.start(prefixes, prompts);
-  for (let step = 0; step < maxNew && alive.length; step++) {
-    const tokens: number[] = [];
-    const parents: number[] = [];
-    const next: number[] = [];
-    alive.forEach((row, r) => {
-      const l = logits.subarray(r * V, (r + 1) * V);
-      let best = 0;
-      for (let i = 1; i < V; i++) if (l[i] > l[best]) best = i;
-      if (best === eos) return;
-      out[row].push(best);
-      tokens.push(best);
-      parents.push(r);
-      next.push(row);
-    });
-    alive = next;
-    if (!alive.length || step === maxNew - 1) break;
-    logits = await dec.step(tokens, parents);
-  }
-  dec.end();
-  return out;
 }
 
 describe('exportModel + loadExported (world shapes, random LoRA and mapper)', () => {
@@ -135,17 +105,22 @@ describe('exportModel + loadExported (world shapes, random LoRA and mapper)', ()
     expect(maxAbsDiff(ref.data.subarray(0, 256), ref.data.subarray(256, 512))).toBeGreaterThan(1e-2);
   });
 
-  it('greedy answers: identical token ids from tfjs generate() and the ORT decoder, batched', async () => {
+  it('greedy and beam answers: identical token ids from generateBatch on tfjs and on the ORT decoder', async () => {
     const tok = exported.tokenizer;
     const prompts = ['Generate audio caption.', 'Classify events in the audio clip.', 'What is the first sound? Select one option: a bell, a dog, a siren. Respond with exactly one of the options above.', 'Is there a siren?'].map((p) => tok.encode(p));
     const audio = l2Normalize(await clap.embedAudio(clips()));
     const prefixes = await mapper.forward(audio);
-    const [, P, C] = prefixes.shape;
-    const want = prompts.map((ids, r) => generate(llm, { prefix: { data: prefixes.data.subarray(r * P * C, (r + 1) * P * C), shape: [P, C] }, promptIds: ids }, { maxNewTokens: 12 }).ids);
     const onnxPrefixes = await exported.mapper.forward(audio);
-    const got = await ortGreedy(exported, onnxPrefixes.data, prompts, 12);
-    expect(got).toEqual(want);
-    expect(want.some((ids) => ids.length > 0)).toBe(true);
+    const eosId = exported.manifest.llm.eosTokenId;
+    for (const options of [{ maxNewTokens: 12 }, { maxNewTokens: 10, numBeams: 3, noRepeatNgramSize: 2, repetitionPenalty: 2 }]) {
+      const prefixT = tf.tensor3d(prefixes.data, prefixes.shape);
+      const want = await generateBatch(new CausalLmDecoder(llm), prefixT, prompts, { ...options, eosId });
+      prefixT.dispose();
+      const got = await generateBatch(exported.llm.decoder(), onnxPrefixes.data, prompts, { ...options, eosId });
+      expect(got.map((r) => r.ids)).toEqual(want.map((r) => r.ids));
+      expect(got.map((r) => r.finished)).toEqual(want.map((r) => r.finished));
+      expect(want.some((r) => r.ids.length > 0)).toBe(true);
+    }
   });
 
   describe('bad export folders', () => {

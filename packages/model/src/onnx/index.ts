@@ -20,8 +20,8 @@ export {
   type GenerationDefaults,
   validateManifest,
 } from './manifest.js';
-export { type ExportParts, type ExportRunOptions, type ClapSource, DEFAULT_GENERATION, exportModel, exportRun, hostWeights, llmManifest, decoderShape, readTinyClap } from './export-run.js';
+export { type ExportParts, type ExportRunOptions, type ClapSource, DEFAULT_GENERATION, exportModel, exportMatsModel, exportRun, hostWeights, llmManifest, decoderShape, readTinyClap } from './export-run.js';
 export { type OrtModule, type OrtSession, type OrtTensor, type SessionOptions, loadOnnxRuntime, ortSessionOptions, createSession } from './ort.js';
-export { type BatchDecoder, type DecoderShape, OrtDecoder } from './decoder.js';
-export { type ExportedModel, type LoadExportedOptions, OrtMapper, OrtTinyClap, OrtLlm, loadExported, readManifest } from './runtime.js';
+export { type DecoderShape, OrtDecoder } from './decoder.js';
+export { type ExportedModel, type LoadExportedOptions, type AskExportedItem, type AskExportedOptions, OrtMapper, OrtTinyClap, OrtLlm, askExported, loadExported, readManifest } from './runtime.js';
 export { EXPORT_USAGE, type ExportCommandResult, exportCommand } from './export-cli.js';

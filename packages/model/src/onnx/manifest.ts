@@ -62,9 +62,12 @@ export interface SantaManifest {
   lambda: number;
   normalizeAudio: boolean;
   padClusters: boolean;
-  queryNoise: boolean;
-  /** Training noise variance (used by queryNoise). */
+  /** Variance of fresh noise on the retrieved members at every query (official code); 0 = off. */
+  queryNoise: number;
+  /** Noise variance of training. */
   noiseVariance: number;
+  /** Seed of the query-noise stream (`${seed}/santa-query`, as MatsModel draws it). */
+  seed: number;
   k: number;
   memoryRows: number;
 }

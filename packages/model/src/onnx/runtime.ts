@@ -8,7 +8,8 @@ import { Rng, createEmbeddings, validateEmbeddings, type Embeddings } from '@mat
 import { LogMel, WordTokenizer, batchRanges, fitLength, validateClip, validateTinyConfig, type ClapEncoder, type TinyClapConfig } from '@mats/clap';
 import { downmixMean, resample, type AudioClip } from '@mats/datasets/browser';
 import { loadTokenizer, type TextTokenizer } from '@mats/llm-lora';
-import { loadMemory, type SantaMemory } from '@mats/santa';
+import { TRANSFER_METHODS, loadMemory, transfer, type SantaMemory, type TransferMethod } from '@mats/santa';
+import { generateBatch, type GenerateOptions } from '@mats/llm-lora';
 import { CLAP_AUDIO_IO, CLAP_TEXT_IO } from './export-clap.js';
 import { DECODER_IO } from './export-gpt2.js';
 import { MAPPER_IO } from './export-mapper.js';
@@ -54,6 +55,8 @@ export class OrtTinyClap implements ClapEncoder {
   readonly dim: number;
   readonly tokenizer: WordTokenizer;
   readonly logMel: LogMel;
+  /** Clips / texts per ONNX Runtime call. */
+  readonly batchSize: number;
   private readonly rng: Rng;
 
   constructor(
@@ -72,8 +75,6 @@ export class OrtTinyClap implements ClapEncoder {
     const expected = this.logMel.frames(this.clipSamples);
     if (expected !== frames) throw new Error(`OrtTinyClap: the audio graph takes ${frames} frames but the CLAP config gives ${expected}`);
   }
-
-  readonly batchSize: number;
 
   get clipSamples(): number {
     return Math.round(this.config.sampleRate * this.config.clipSeconds);
@@ -290,4 +291,47 @@ export async function loadExported(dir: string, options: LoadExportedOptions = {
     await Promise.all(opened.map((s) => s.release()));
     throw err;
   }
+}
+
+export interface AskExportedItem {
+  audio: AudioClip;
+  instruction: string;
+}
+
+export interface AskExportedOptions {
+  /** Modal transfer (default: the manifest's santa.method). */
+  method?: TransferMethod;
+  /** Generation settings over the manifest's defaults. */
+  generation?: Partial<GenerateOptions>;
+  /** Items per batch (default 32). */
+  batchSize?: number;
+}
+
+/**
+ * Eq. 3 on ONNX Runtime: tiny CLAP audio embedding -> modal transfer (Santa, with the manifest's
+ * settings) -> mapper -> batched generation after the instruction. Returns the decoded answers.
+ */
+export async function askExported(model: ExportedModel, items: AskExportedItem[], options: AskExportedOptions = {}): Promise<string[]> {
+  const { manifest, clap, memory } = model;
+  if (!clap) throw new Error(`${model.dir}: the export has no tiny CLAP encoders (open msclap's ONNX files with @mats/clap OnnxClap and pass embeddings)`);
+  const s = manifest.santa;
+  const method = options.method ?? ((s?.method ?? 'noise-only') as TransferMethod);
+  if (!TRANSFER_METHODS.includes(method)) throw new Error(`askExported: unknown method ${JSON.stringify(method)}, expected one of ${TRANSFER_METHODS.join(', ')}`);
+  if (method !== 'noise-only' && !memory) throw new Error(`${model.dir}: method "${method}" needs the Santa memory, which the export does not have`);
+  const g = manifest.generation;
+  const generation = { maxNewTokens: g.maxNewTokens, numBeams: g.numBeams, noRepeatNgramSize: g.noRepeatNgramSize, repetitionPenalty: g.repetitionPenalty, ...options.generation, eosId: manifest.llm.eosTokenId };
+  const batchSize = options.batchSize ?? 32;
+  const rng = new Rng(`${s?.seed ?? 0}/santa-query`);
+  const answers: string[] = [];
+  for (const [start, end] of batchRanges(items.length, batchSize)) {
+    const batch = items.slice(start, end);
+    const audio = await clap.embedAudio(batch.map((i) => i.audio));
+    // noise-only is the normalised embedding itself (and the mapper graph normalises its input).
+    const z = method === 'noise-only' || !memory ? audio : transfer(method, audio, memory, s ? { topL: s.topL, tau: s.tau, lambda: s.lambda, normalizeAudio: s.normalizeAudio, padClusters: s.padClusters, queryNoise: s.queryNoise, rng } : { rng });
+    const prefixes = await model.mapper.forward(z);
+    const prompts = batch.map((i) => model.tokenizer.encode(i.instruction));
+    const results = await generateBatch(model.llm.decoder(), prefixes.data, prompts, generation);
+    for (const r of results) answers.push(r.ids.length > 0 ? model.tokenizer.decode(r.ids).trim() : '');
+  }
+  return answers;
 }
