@@ -21,7 +21,7 @@ export interface SantaStep {
   lambda: number;
 }
 
-/** Santa options of an export's manifest, as the evaluator passes them. */
+/** Santa options of an export's manifest, as @mats/model's askExported passes them. */
 export function santaOptions(manifest: ExportManifest): SantaOptions {
   const s = manifest.santa;
   if (!s) return {};
@@ -31,8 +31,8 @@ export function santaOptions(manifest: ExportManifest): SantaOptions {
     lambda: s.lambda,
     normalizeAudio: s.normalizeAudio,
     padClusters: s.padClusters,
-    queryNoise: s.queryNoise ? s.noiseVariance : 0,
-    rng: new Rng('0/santa-query'),
+    queryNoise: s.queryNoise,
+    rng: new Rng(`${s.seed ?? 0}/santa-query`),
   };
 }
 

@@ -42,7 +42,7 @@ describe('openExport + answerClip on onnxruntime-node (the page code, outside th
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('gives the same tokens as the Node ONNX path (loadExported + generateBatch) on three world clips', async () => {
+  it('gives the same tokens and text as the Node ONNX path (loadExported + askExported) on three world clips', async () => {
     const expected = await nodeAnswers(exportDir, worldDir, items);
     const streamed: string[] = [];
     for (const [i, item] of items.entries()) {

@@ -16,7 +16,7 @@ import { decodeAudioFile, generateWorld, writeWorld, mmauPrompt, captionInstruct
 import { TINY_WORLD_LM_DIR, applyLora, generateBatch, loadCausalLM, mergeLora } from '@mats/llm-lora';
 import { createMapper } from '@mats/mapper';
 import { buildMemory, saveMemory, transfer, type TransferMethod } from '@mats/santa';
-import { exportModel, exportRun, loadExported, type ExportedModel } from '@mats/model';
+import { askExported, exportModel, exportRun, loadExported, type ExportedModel } from '@mats/model';
 import { santaOptions } from './answer.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
@@ -37,7 +37,7 @@ export async function makeExport(out: string): Promise<string> {
   const llm = loadCausalLM(TINY_WORLD_LM_DIR);
   const lora = applyLora(llm, { r: 4, alpha: 8 }, rng);
   for (const l of lora.layers.values()) l.loraB.assign(tf.randomNormal(l.loraB.shape, 0, 0.05, 'float32', 5));
-  mergeLora(llm);
+  mergeLora(llm, lora);
   const clap = TinyClap.load(TINY_CLAP_WORLD_DIR);
   const mapper = createMapper({ clapDim: clap.dim, width: 64, llmDim: llm.config.nEmbd, prefixLength: 6, clipLength: 5, layers: 2, heads: 8 }, rng);
   const texts = await clap.embedText(['a dog barks', 'a bell rings twice', 'a siren wails', 'a low hum', 'a high beep then a click', 'birds chirp', 'a drum hit', 'a chord is played']);
@@ -73,8 +73,9 @@ export function testPrompts(items: MmauItem[]): { audio: string; prompt: string 
 }
 
 /**
- * The Node ONNX path: @mats/model's loadExported on onnxruntime-node, CLAP audio embedding,
- * @mats/santa transfer, mapper, @mats/llm-lora generateBatch. Returns token ids and text per item.
+ * The Node ONNX path: @mats/model's loadExported on onnxruntime-node and askExported (tiny CLAP,
+ * Santa from the manifest, mapper, generateBatch), one item at a time as the page asks them.
+ * Also the token ids, from the same pieces (askExported returns text).
  */
 export async function nodeAnswers(exportDir: string, worldDir: string, items: { audio: string; prompt: string }[]): Promise<{ ids: number[]; text: string }[]> {
   const model: ExportedModel = await loadExported(exportDir, { threads: 1 });
@@ -82,18 +83,28 @@ export async function nodeAnswers(exportDir: string, worldDir: string, items: { 
     const out: { ids: number[]; text: string }[] = [];
     for (const item of items) {
       const clip = await decodeAudioFile(join(worldDir, item.audio));
-      let z = await model.clap!.embedAudio([clip]);
-      if (model.memory && model.manifest.santa) z = transfer(model.manifest.santa.method as TransferMethod, z, model.memory, santaOptions(model.manifest));
-      const prefix = await model.mapper.forward(z);
-      const g = model.manifest.generation;
-      const [r] = await generateBatch(model.llm.decoder(), prefix.data, [model.tokenizer.encode(item.prompt)], {
-        maxNewTokens: g.maxNewTokens,
-        numBeams: g.numBeams,
-        noRepeatNgramSize: g.noRepeatNgramSize,
-        repetitionPenalty: g.repetitionPenalty,
-        eosId: model.manifest.llm.eosTokenId,
-      });
-      out.push({ ids: r.ids, text: r.ids.length > 0 ? model.tokenizer.decode(r.ids).trim() : '' });
+      const [text] = await askExported(model, [{ audio: clip, instruction: item.prompt }]);
+      // The ids: the same steps by hand (askExported gives text only). World clips are exactly one
+      // CLAP clip long, so the encoder's crop stream is not involved.
+      const fresh = model;
+      {
+        let z = await fresh.clap!.embedAudio([clip]);
+        if (fresh.memory && fresh.manifest.santa && fresh.manifest.santa.method !== 'noise-only') {
+          z = transfer(fresh.manifest.santa.method as TransferMethod, z, fresh.memory, santaOptions(fresh.manifest));
+        }
+        const prefix = await fresh.mapper.forward(z);
+        const g = fresh.manifest.generation;
+        const [r] = await generateBatch(fresh.llm.decoder(), prefix.data, [fresh.tokenizer.encode(item.prompt)], {
+          maxNewTokens: g.maxNewTokens,
+          numBeams: g.numBeams,
+          noRepeatNgramSize: g.noRepeatNgramSize,
+          repetitionPenalty: g.repetitionPenalty,
+          eosId: fresh.manifest.llm.eosTokenId,
+        });
+        const byHand = r.ids.length > 0 ? fresh.tokenizer.decode(r.ids).trim() : '';
+        if (byHand !== text) throw new Error(`test fixture: askExported answered ${JSON.stringify(text)} but the same steps by hand give ${JSON.stringify(byHand)}`);
+        out.push({ ids: r.ids, text });
+      }
     }
     return out;
   } finally {
