@@ -54,14 +54,13 @@ function nodeBuiltinsStub(): Plugin {
     load(id) {
       if (!id.startsWith('\0node-stub:')) return null;
       const name = id.slice('\0node-stub:'.length);
-      if (name === 'url' || name === 'node:url') {
-        // Module-level path constants (e.g. TINY_WORLD_LM_DIR) call fileURLToPath at import time.
-        return 'export const fileURLToPath = (u) => new URL(String(u), location.href).pathname; export default { fileURLToPath };';
-      }
+      // Module-level path constants (e.g. TINY_WORLD_LM_DIR) call fileURLToPath at import time: it works.
+      const working = name === 'url' || name === 'node:url' ? '{ fileURLToPath: (u) => new URL(String(u), location.href).pathname }' : '{}';
       return {
-        code: `const fail = (key) => { throw new Error(${JSON.stringify(name)} + (key ? '.' + String(key) : '') + ' is not available in the browser'); };
+        code: `const working = ${working};
+const fail = (key) => { throw new Error(${JSON.stringify(name)} + (key ? '.' + String(key) : '') + ' is not available in the browser'); };
 const stub = (key) => new Proxy(function () {}, { apply: () => fail(key), construct: () => fail(key), get: (t, k) => (k === 'prototype' ? t.prototype : k === '__esModule' ? false : stub(key + '.' + String(k))) });
-export default new Proxy(function () {}, { apply: () => fail(''), construct: () => fail(''), get: (t, k) => (k === 'prototype' ? t.prototype : k === '__esModule' ? false : stub(String(k))) });`,
+export default new Proxy(function () {}, { apply: () => fail(''), construct: () => fail(''), get: (t, k) => (k in working ? working[k] : k === 'prototype' ? t.prototype : k === '__esModule' ? false : stub(String(k))) });`,
         syntheticNamedExports: true,
       };
     },
@@ -88,7 +87,16 @@ export default defineConfig({
   base: './',
   plugins: [nodeBuiltinsStub(), optionalDecoders(), serveFolders()],
   // @mats/model and @mats/clap are written against onnxruntime-node; the web package has the same API.
-  resolve: { alias: { 'onnxruntime-node': 'onnxruntime-web' } },
+  // csv-parse's own browser build (with its Buffer polyfill) for @mats/datasets' loaders.
+  resolve: {
+    alias: [
+      { find: /^onnxruntime-node$/, replacement: 'onnxruntime-web' },
+      { find: /^csv-parse$/, replacement: join(ROOT, 'node_modules/csv-parse/dist/esm/index.js') },
+      { find: /^csv-parse\/sync$/, replacement: join(ROOT, 'node_modules/csv-parse/dist/esm/sync.js') },
+    ],
+  },
+  // Package CLIs check `process.argv[1]` at import to see whether they are the main module: never in a page.
+  define: { 'process.argv': '[]' },
   build: { target: 'es2022', outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 4096 },
   server: { fs: { allow: [ROOT] } },
 });

@@ -56,7 +56,10 @@ async function fetchBytes(fetchFn: FetchFn, folder: string, file: string, what: 
   } catch (err) {
     throw new Error(`${url}: could not fetch ${what} (${(err as Error).message})`);
   }
-  if (!res.ok) throw new Error(`${url}: ${what} is missing from the export folder (HTTP ${res.status}; the manifest ${MANIFEST_FILE} names it)`);
+  if (!res.ok) {
+    const why = file === MANIFEST_FILE ? 'not an export folder, or the export did not finish; make one with exportRun / "mats export"' : `the manifest ${MANIFEST_FILE} names it`;
+    throw new Error(`${url}: ${what} is missing from the export folder (HTTP ${res.status}; ${why})`);
+  }
   return new Uint8Array(await res.arrayBuffer());
 }
 
