@@ -31,7 +31,7 @@ export const SCRIPT_SETTINGS: Record<string, ScriptSettings> = {
   'packages/model/bench/model.bench.ts': { env: { BENCH_REPEATS: '3' }, timeoutS: 300 },
   // Greedy generation tfjs-wasm vs onnxruntime-node (1 and 2 threads), batch 1 and 32, world and
   // GPT-2-small shapes; GPT-2 small at batch 32 on wasm takes about a minute per repetition.
-  'packages/model/bench/onnx.bench.ts': { env: { BENCH_REPS: '2', BENCH_NEW_TOKENS: '32' }, timeoutS: 1200 },
+  'packages/model/bench/onnx.bench.ts': { env: { BENCH_REPS: '3', BENCH_NEW_TOKENS: '32' }, timeoutS: 1800 },
   // World MMAU end to end, tfjs vs ONNX (skips without a trained run and the world folder).
   'packages/model/bench/onnx-world.bench.ts': { env: { BENCH_ITEMS: '300' }, timeoutS: 600 },
   'tools/bench_generate_onnx_reference.py': { env: { BENCH_REPEATS: '2', BENCH_WARMUP: '1' }, timeoutS: 900 },
