@@ -2,7 +2,7 @@ import { existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Rng, assertFiniteTensors, createEmbeddings, parseJson, getFloatTensor, readSafetensors, writeFileAtomic, writeSafetensors, type Embeddings } from '@mats/core';
-import { downmixMean, resample, type AudioClip } from '@mats/datasets';
+import { downmixMean, resample, type AudioClip } from '@mats/datasets/browser';
 import { batchRanges, type ClapEncoder } from '../encoder.js';
 import { fitLength, validateClip } from '../audio-prep.js';
 import { LogMel } from '../mel.js';

@@ -4,8 +4,6 @@
  * IEEE float 32/64-bit, mono and multi-channel, and WAVE_FORMAT_EXTENSIBLE (whose sub-format GUID
  * carries the real format code).
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { AudioClip } from './clip.js';
 
 /**
@@ -209,10 +207,4 @@ export function encodeWav(clip: AudioClip, options: WavEncodeOptions = {}): Uint
     }
   }
   return out;
-}
-
-/** Writes a clip to `path` as WAV (creating the folder). */
-export function writeWav(path: string, clip: AudioClip, options: WavEncodeOptions = {}): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, encodeWav(clip, options));
 }
