@@ -2,6 +2,7 @@ import { closeSync, existsSync, statSync, writeFileSync, fstatSync, ftruncateSyn
 import { hostname } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { parseJson, writeFileAtomic } from '@mats/core';
+import { RUN_FILES as MODEL_RUN_FILES } from '@mats/model';
 
 /**
  * The run folder of DESIGN.md section 6:
@@ -12,11 +13,7 @@ import { parseJson, writeFileAtomic } from '@mats/core';
  */
 
 export const RUN_FILES = {
-  config: 'config.json',
-  mapper: 'mapper.safetensors',
-  adapterConfig: 'adapter_config.json',
-  adapterModel: 'adapter_model.safetensors',
-  santa: 'santa.safetensors',
+  ...MODEL_RUN_FILES,
   metrics: 'metrics.jsonl',
   summary: 'train-summary.json',
   lossPlot: 'loss.png',
