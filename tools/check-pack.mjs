@@ -23,8 +23,8 @@ for (const name of names) {
 const consumer = join(work, 'consumer');
 execFileSync('mkdir', ['-p', consumer]);
 writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-// onnxruntime-node's install script would download CUDA files; the CPU binaries ship in the package.
-writeFileSync(join(consumer, '.npmrc'), readFileSync(join(root, '.npmrc')));
+// No .npmrc and no settings: what a user's empty project gets (onnxruntime-node is an optional peer
+// of @mats/clap, so its install script, which would download CUDA files, is not involved).
 execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], { cwd: consumer, stdio: 'inherit' });
 for (const name of names) {
   const pkg = JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8')).name;

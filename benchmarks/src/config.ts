@@ -26,7 +26,7 @@ export const SCRIPT_SETTINGS: Record<string, ScriptSettings> = {
   // Paper-size mapper: one warm-up, one timed training step (tens of seconds each).
   'packages/mapper/bench/mapper.bench.ts': { env: { MATS_BENCH_REPS: '1' }, timeoutS: 300 },
   // GPT-2-small training steps take minutes on wasm: one warm-up, one timed step.
-  'packages/llm-lora/bench/llm-lora.bench.ts': { args: ['--reps', '1', '--warmup', '1'], timeoutS: 600 },
+  'packages/llm-lora/bench/llm-lora.bench.ts': { args: ['--reps', '1', '--warmup', '1'], timeoutS: 1500 },
   // webgpu rows: only where a hardware adapter exists (the script prints why it skips otherwise).
   'packages/llm-lora/bench/webgpu.bench.ts': { args: ['--reps', '3'], timeoutS: 600 },
   // Batched answering (64 items, batch 32 vs 1), tiny world models.

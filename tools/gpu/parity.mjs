@@ -45,12 +45,12 @@ function checkEqual(name, got, want) {
 }
 
 /** Prefix-LM loss of the fixture examples (public tensor API) and its gradients, read asynchronously. */
-async function lossAndGrads(model) {
+async function lossAndGrads(model, adapter = null) {
   const [B, P, C] = ref.prefix_shape;
   const batch = buildPrefixLmBatch(ref.examples, P, model.config.eosTokenId, 0);
   const L = batch.textIds[0].length;
   const prefix = tf.variable(tf.tensor3d(ref.prefix, [B, P, C]), true);
-  const vars = [prefix, ...(model.lora ? model.lora.variables() : [])];
+  const vars = [prefix, ...(adapter ? adapter.variables() : [])];
   const { value, grads } = tf.variableGrads(() => {
     const inputs = tf.concat([prefix, model.embedTokens(batch.textIds)], 1);
     const { hidden } = model.forward(inputs, { attentionMask: batch.attentionMask });
@@ -63,8 +63,10 @@ async function lossAndGrads(model) {
 
 async function gpt2Gradients(backend) {
   await selectBackend(backend);
-  const model = loadLora(loadCausalLM(join(lmFixtures, 'gpt2-tiny')), join(lmFixtures, 'lora-tiny'));
-  const out = await lossAndGrads(model);
+  const model = loadCausalLM(join(lmFixtures, 'gpt2-tiny'));
+  const adapter = loadLora(model, join(lmFixtures, 'lora-tiny'));
+  const out = await lossAndGrads(model, adapter);
+  adapter.dispose();
   model.dispose();
   return out;
 }
@@ -99,8 +101,10 @@ async function main() {
   checkEqual('gpt2/generate-greedy', (await generate(model, input, { maxNewTokens: 12 })).ids, ref.generation.greedy);
   checkEqual('gpt2/generate-rep2-ngram2', (await generate(model, input, { maxNewTokens: 12, repetitionPenalty: 2, noRepeatNgramSize: 2 })).ids, ref.generation.greedy_rep2_ngram2);
   model.dispose();
-  model = loadLora(loadCausalLM(join(lmFixtures, 'gpt2-tiny')), join(lmFixtures, 'lora-tiny'));
+  model = loadCausalLM(join(lmFixtures, 'gpt2-tiny'));
+  const loraAdapter = loadLora(model, join(lmFixtures, 'lora-tiny'));
   check('gpt2/lora-logits', maxAbsDiff((await model.logits(ref.ids)).data, ref.lora_logits));
+  loraAdapter.dispose();
   model.dispose();
   void B;
 

@@ -162,5 +162,5 @@ describe('evaluator mmau', () => {
     const scored = JSON.parse(execFileSync(process.execPath, [join(benchDir, bin), 'mmau', '--input', editedFile, '--json'], { encoding: 'utf8' }));
     expect(scored.total).toMatchObject({ correct: 4, count: 6 });
     expect(scored.total.accuracy).toBeCloseTo((100 * 4) / 6, 10);
-  }, 60_000);
+  }, 300_000);
 });

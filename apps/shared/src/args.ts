@@ -1,4 +1,7 @@
-import { ConfigError, type Override } from './config.js';
+import { ConfigError, ConfigSchema, type Override } from './config.js';
+
+/** The top-level config fields (`--runsDir runs2`, `--seed 3` are overrides like `--train.steps`). */
+const TOP_LEVEL_FIELDS = new Set(Object.keys(ConfigSchema.shape));
 
 /** What an app accepts on its command line besides dotted config overrides (`--train.steps 100`). */
 export interface ArgSpec {
@@ -53,7 +56,7 @@ export function parseArgs(argv: string[], spec: ArgSpec): ParsedArgs {
     else if (key === 'preset') out.preset = takeValue();
     else if (spec.values.includes(key)) out.values.set(key, takeValue());
     else if (key in spec.shortcuts) out.overrides.push({ path: spec.shortcuts[key], raw: takeValue() });
-    else if (key.includes('.')) out.overrides.push({ path: key, raw: takeValue() });
+    else if (key.includes('.') || TOP_LEVEL_FIELDS.has(key)) out.overrides.push({ path: key, raw: takeValue() });
     else {
       const known = [...spec.booleans, ...spec.values, ...Object.keys(spec.shortcuts), 'config', 'preset'].map((k) => `--${k}`).join(', ');
       throw new ConfigError(`unknown option --${key}. Known options: ${known}, or any config field as --<path> (for example --train.steps 100)`);

@@ -86,3 +86,27 @@ describe('config', () => {
     expect(() => parseShard('a/b')).toThrow(/expected i\/n/);
   });
 });
+
+describe('command-line values users get wrong', () => {
+  const spec = { booleans: [], values: [], shortcuts: { lr: 'train.lr' } };
+  it('--lr .nan / .inf say the number is not finite (not "got number null")', () => {
+    for (const [raw, shown] of [['.nan', 'NaN'], ['.inf', 'Infinity'], ['-.inf', '-Infinity']]) {
+      const args = parseArgs(['train', '--lr', raw], spec);
+      expect(() => resolveConfig({ overrides: args.overrides })).toThrow(`train.lr: expected number, got ${shown} (YAML reads .nan / .inf as a number that is not finite) (from --train.lr)`);
+    }
+  });
+
+  it('top-level fields such as --runsDir and --seed are accepted like dotted fields', () => {
+    const args = parseArgs(['train', '--runsDir', '/tmp/other-runs', '--seed', '7'], spec);
+    const c = resolveConfig({ overrides: args.overrides });
+    expect(c.runsDir).toBe('/tmp/other-runs');
+    expect(c.seed).toBe(7);
+    expect(() => parseArgs(['train', '--runsdir', 'x'], spec)).toThrow('unknown option --runsdir');
+  });
+
+  it('a JSON config file may start with a UTF-8 byte-order mark', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mats-config-'));
+    writeFileSync(join(dir, 'c.json'), '\ufeff{"train": {"steps": 12}}');
+    expect(resolveConfig({ configFile: join(dir, 'c.json') }).train.steps).toBe(12);
+  });
+});

@@ -58,6 +58,27 @@ export type SantaMethod = (typeof SANTA_METHODS)[number];
 export const EVAL_TASKS = ['mmau', 'classify', 'caption', 'aqa'] as const;
 export type EvalTask = (typeof EVAL_TASKS)[number];
 
+/** `nx run evaluator:study`: the multi-seed ablation study (optional group; every field has a default). */
+export const StudySchema = z.strictObject({
+  /** One set of trainings per seed (each seed's runs differ in noise, sampling, dropout, initialisation and memory). */
+  seeds: z.array(z.number().int().nonnegative()).min(1).default([0, 1, 2]),
+  /** Training steps of every run of the study (null = train.steps). */
+  steps: positiveInt.nullable().default(null),
+  /** Noise variances of the paper's Figure 4 sweep: one MATS run per variance and seed (0 is the w/o GN run). */
+  variances: z.array(z.number().nonnegative()).min(1).default([0, 0.001, 0.004, 0.015]),
+  tasks: z.array(z.enum(EVAL_TASKS)).min(1).default(['mmau', 'classify', 'caption', 'aqa']),
+  /** The study folder is `<runsDir>/<name>` (its trainings in `<runsDir>/<name>/runs/`). */
+  name: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" and "-" only')
+    .default('study'),
+  /** (audio, caption) pairs of the captioning evaluation set used for the CLAP gap statistics. */
+  gapPairs: positiveInt.default(300),
+});
+
+export type StudyConfig = z.infer<typeof StudySchema>;
+
 export const ConfigSchema = z.strictObject({
   /** Which preset the config started from (informational; `--preset` picks it). */
   preset: z.enum(PRESET_NAMES as unknown as [PresetName, ...PresetName[]]),
@@ -178,6 +199,8 @@ export const ConfigSchema = z.strictObject({
       audioRun: z.string().min(1),
     }),
   }),
+  /** Settings of `nx run evaluator:study` (absent = its defaults). */
+  study: StudySchema.optional(),
 });
 
 export type MatsConfig = z.infer<typeof ConfigSchema>;
@@ -213,7 +236,7 @@ export function readConfigFile(path: string): Record<string, unknown> {
   const ext = extname(path).toLowerCase();
   let value: unknown;
   try {
-    if (ext === '.json') value = JSON.parse(text);
+    if (ext === '.json') value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
     else if (ext === '.yaml' || ext === '.yml') value = parseYaml(text);
     else throw new ConfigError(`config file ${path}: unknown extension "${ext}", expected .json, .yaml or .yml`);
   } catch (err) {
@@ -333,6 +356,7 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'number' && !Number.isFinite(value)) return `${value} (YAML reads .nan / .inf as a number that is not finite)`;
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 

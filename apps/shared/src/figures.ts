@@ -1,6 +1,6 @@
 import { type Embeddings, Rng, concatEmbeddings, l2Normalize } from '@mats/core';
 import type { ClapEncoder } from '@mats/clap';
-import { decodeAudioFile } from '@mats/datasets';
+import { type AudioClip, decodeAudioFile } from '@mats/datasets';
 import { type ModalityGap, type SantaMemory, injectNoise, modalityGap, transfer } from '@mats/santa';
 import type { MatsConfig } from './config.js';
 import { pca } from './pca.js';
@@ -17,8 +17,16 @@ export async function writeLossCurve(path: string, metrics: Record<string, unkno
   await writePng(path, lossCurveSpec(points, title));
 }
 
+export interface SkippedClip {
+  audio: string;
+  reason: string;
+}
+
 export interface Figure3Stats {
+  /** pairs drawn (those whose clip could be read) */
   pairs: number;
+  /** clips that could not be read, with why; their pairs are left out of the picture */
+  skippedClips: SkippedClip[];
   panels: { panel: string; gap: ModalityGap; explainedVariance: number[] }[];
 }
 
@@ -26,7 +34,9 @@ export interface Figure3Stats {
  * Paper Figure 3 for this run: paired text (blue) and audio (red) CLAP embeddings, (a) as CLAP makes
  * them, (b) with Gaussian noise on the text side, (c) with the audio replaced by the memory-only mix,
  * (d) with the audio moved by Santa. Each panel is projected on its own two principal axes (the paper
- * uses t-SNE); the modality-gap statistics of each panel are returned.
+ * uses t-SNE); the modality-gap statistics of each panel are returned. A clip that cannot be read
+ * (missing, not audio, empty) leaves its pair out and is listed in `skippedClips`; with fewer than
+ * two readable pairs no picture is written (`pairs` says how many were drawn).
  */
 export async function writeFigure3(
   path: string,
@@ -37,10 +47,24 @@ export async function writeFigure3(
 ): Promise<Figure3Stats> {
   const audioParts: Embeddings[] = [];
   const batch = config.clap.batchSize;
+  const skippedClips: SkippedClip[] = [];
+  const drawn: { text: string; audio: string }[] = [];
   for (let i = 0; i < pairs.length; i += batch) {
-    const clips = await Promise.all(pairs.slice(i, i + batch).map((p) => decodeAudioFile(p.audio)));
-    audioParts.push(await clap.embedAudio(clips));
+    const clips: AudioClip[] = [];
+    for (const p of pairs.slice(i, i + batch)) {
+      try {
+        const clip = await decodeAudioFile(p.audio);
+        if (clip.channels.length === 0 || clip.channels[0].length === 0) throw new Error('the clip has no samples');
+        clips.push(clip);
+        drawn.push(p);
+      } catch (err) {
+        skippedClips.push({ audio: p.audio, reason: (err as Error).message.split('\n')[0] });
+      }
+    }
+    if (clips.length > 0) audioParts.push(await clap.embedAudio(clips));
   }
+  if (drawn.length < 2) return { pairs: 0, skippedClips, panels: [] };
+  pairs = drawn;
   const audio = l2Normalize(concatEmbeddings(audioParts));
   const text = l2Normalize(await clap.embedText(pairs.map((p) => p.text)));
   const variance = config.train.noiseVariance > 0 ? config.train.noiseVariance : 0.015;
@@ -52,7 +76,7 @@ export async function writeFigure3(
     { panel: 'd) Santa', text, audio: transfer('santa', audio, memory, santaOptions) },
   ];
   const points: ScatterPoint[] = [];
-  const stats: Figure3Stats = { pairs: pairs.length, panels: [] };
+  const stats: Figure3Stats = { pairs: pairs.length, skippedClips, panels: [] };
   const titles: string[] = [];
   for (const p of panels) {
     const gap = modalityGap(p.audio, p.text);
@@ -65,4 +89,17 @@ export async function writeFigure3(
   }
   await writePng(path, embeddingPanelsSpec(points, titles, `Paired text (blue) and audio (red) CLAP embeddings, ${pairs.length} training clips (PCA per panel)`));
   return stats;
+}
+
+/**
+ * Runs one picture writer so that it never fails a finished run: returns null when it worked, else
+ * the error message (the caller logs it and lists it in the run summary).
+ */
+export async function tryPicture(name: string, write: () => Promise<unknown>): Promise<string | null> {
+  try {
+    await write();
+    return null;
+  } catch (err) {
+    return `${name}: ${(err as Error).message.split('\n')[0]}`;
+  }
 }

@@ -4,7 +4,9 @@ import { type TrainOptions, train } from './train.js';
 
 const USAGE = `MATS trainer
 
-  npx nx run trainer:train [options]          (or: node apps/trainer/dist/main.js train [options])
+  npx nx run trainer:train [-- options]       (or: node apps/trainer/dist/main.js train [options])
+  npx nx run trainer:help                     this text (through nx, options go after --: nx takes
+                                              \`trainer:train --help\` for its own help)
 
 With no options: the "world" preset (synthetic world, tiny CLAP and tiny GPT-2), run folder runs/world.
 

@@ -112,7 +112,7 @@ describe('trainer resume', () => {
     // The metrics log of the resumed run is the uninterrupted one, line for line.
     expect(readMetrics(resumed.runDir).map((m) => [m.step, m.loss, m.validationLoss])).toEqual(readMetrics(full.runDir).map((m) => [m.step, m.loss, m.validationLoss]));
     expect(readFileSync(join(resumed.runDir, 'santa.safetensors'))).toEqual(readFileSync(join(full.runDir, 'santa.safetensors')));
-  }, 60_000);
+  }, 300_000);
 
   it('refuses to resume with different training settings, naming the field', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mats-resume-'));
@@ -123,7 +123,7 @@ describe('trainer resume', () => {
     changed.train = { ...changed.train, lr: 0.5 };
     await expect(train(changed, { ...quiet, resume: true, components: { clap: standInClap(), llm: standInLlm(texts) } })).rejects.toThrow(/different train\.lr/);
     await expect(train(tinyConfig(dir, 'r'), { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } })).rejects.toThrow(/already exists: pass --resume/);
-  }, 60_000);
+  }, 300_000);
 
   it('resumes a run folder written before data.streaming existed (its config.json lacks the new fields)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mats-resume-old-'));
@@ -162,7 +162,7 @@ describe('trainer resume', () => {
     const lossesB = readMetrics(micro.runDir).filter((m) => m.loss !== undefined).map((m) => m.loss as number);
     expect(lossesB.length).toBe(6);
     lossesA.forEach((l, i) => expect(lossesB[i]).toBeCloseTo(l, 4));
-  }, 120_000);
+  }, 300_000);
 });
 
 /** Every file under a folder, recursively. */

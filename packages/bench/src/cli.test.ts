@@ -129,6 +129,43 @@ describe('mats-bench classify', () => {
   });
 });
 
+describe('mats-bench mmau input checks', () => {
+  const q = (id: string, answer: string, extra: Record<string, unknown> = {}) => ({ id, choices: ['dog', 'cat'], answer, task: 'sound', difficulty: 'easy', 'sub-category': 'animals', ...extra });
+  it('a file with no model_output at all is an error (exit 1), not 0.00%', async () => {
+    const input = file('no-output.json', [q('a', 'dog'), q('b', 'cat')]);
+    const { code, err } = await run(['mmau', '--input', input]);
+    expect(code).toBe(1);
+    expect(err).toContain(`MMAU input ${input}: none of its 2 items has a "model_output" field`);
+  });
+  it('duplicated ids are an error', async () => {
+    const input = file('dup.json', [q('a', 'dog', { model_output: 'dog' }), q('a', 'dog', { model_output: 'dog' })]);
+    const { code, err } = await run(['mmau', '--input', input]);
+    expect(code).toBe(1);
+    expect(err).toContain('duplicate id "a" (also item 0)');
+  });
+  it('--benchmark: ids outside it are an error; answers come from it; official and strict both printed', async () => {
+    const bench = file('bench.json', [q('a', 'dog'), q('b', 'cat'), q('c', 'cat')]);
+    const bad = file('outside.json', [q('a', 'dog', { model_output: 'dog' }), q('x', 'dog', { model_output: 'dog' })]);
+    const r1 = await run(['mmau', '--input', bad, '--benchmark', bench]);
+    expect(r1.code).toBe(1);
+    expect(r1.err).toContain(`MMAU input ${bad}: 1 id(s) are not questions of MMAU benchmark ${bench}: "x"`);
+    const good = file('answers.json', [q('a', 'cat', { model_output: 'cat' }), q('b', 'cat', { model_output: 'cat' })]);
+    const r2 = await run(['mmau', '--input', good, '--benchmark', bench, '--json']);
+    expect(r2.code).toBe(0);
+    const j = JSON.parse(r2.out);
+    expect(j.official.total).toEqual({ correct: 1, count: 2, accuracy: 50 });
+    expect(j.total).toMatchObject({ correct: 1, count: 3 });
+    expect(j.total.accuracy).toBeCloseTo(100 / 3, 10);
+    expect(j.noPrediction).toBe(1);
+  });
+  it('accepts a UTF-8 byte-order mark', async () => {
+    const input = file('bom.json', `\ufeff${JSON.stringify([q('a', 'dog', { model_output: 'dog' })])}`);
+    const { code, out } = await run(['mmau', '--input', input, '--json']);
+    expect(code).toBe(0);
+    expect(JSON.parse(out).official.total.accuracy).toBe(100);
+  });
+});
+
 describe.skipIf(!hasShared('mmau-test-mini.json'))('mats-bench mmau (skipped without ../shared)', () => {
   it('--json gives total / task / difficulty / sub-category with accuracy in percent', async () => {
     const items = JSON.parse(readFileSync(sharedDataPath('mmau-test-mini.json'), 'utf8')) as { answer: string }[];
@@ -137,7 +174,7 @@ describe.skipIf(!hasShared('mmau-test-mini.json'))('mats-bench mmau (skipped wit
     expect(code).toBe(0);
     const r = JSON.parse(out);
     expect(r.total).toEqual({ correct: 500, count: 1000, accuracy: 50 });
-    expect(Object.keys(r)).toEqual(['total', 'task', 'difficulty', 'sub-category', 'noPrediction']);
+    expect(Object.keys(r)).toEqual(['total', 'task', 'difficulty', 'sub-category', 'noPrediction', 'official']);
     expect(r.task.sound.count).toBe(333);
   });
 });

@@ -19,15 +19,18 @@ import {
   parseTextPredictions,
   readJsonFile,
 } from './io.js';
-import { formatMmauReport, scoreMmau, type MmauItem } from './mmau.js';
+import { formatMmauReport, joinMmauPredictions, scoreMmau, type MmauItem } from './mmau.js';
 
 const USAGE = `mats-bench: metrics for MATS
 
   mats-bench caption --predictions P.json --references R.json [--no-tokenize] [--spice-jar spice-1.0.jar] [--java java] [--json]
       P: [{ "id", "caption" }]   R: [{ "id", "captions": [...] }]
       BLEU-1..4, ROUGE-L, CIDEr-D as pycocoevalcap; SPICE / SPIDEr only with --spice-jar and Java.
-  mats-bench mmau --input X.json [--json]
+  mats-bench mmau --input X.json [--benchmark B.json] [--json]
       X: the MMAU JSON with a "model_output" field per item; official matching and breakdown (percent).
+      Accuracy by the official rule (items without model_output skipped, their number printed) and
+      strict (they count as wrong). --benchmark B.json: the MMAU file the questions come from; the ids
+      of X must be questions of B, and answers and choices are taken from B, not from X.
   mats-bench classify --predictions P.json --labels L.json --encoder bow|MODULE.mjs [--sound-of] [--split "; "] [--json]
       P: [{ "id", "prediction" }]   L: { "labels": [class names], "items": [{ "id", "labels": [...] }] }
       Text-matched top-1 accuracy and mAP (fractions). --encoder bow is a model-free word-overlap
@@ -116,12 +119,23 @@ async function captionCommand(args: string[], io: CliIo): Promise<void> {
 }
 
 function mmauCommand(args: string[], io: CliIo): void {
-  const { values } = parseArgs({ args, options: { input: { type: 'string' }, json: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args, options: { input: { type: 'string' }, benchmark: { type: 'string' }, json: { type: 'boolean', default: false } } });
   const file = required(values, 'input');
-  const report = scoreMmau(readJsonFile(file, 'MMAU input') as MmauItem[], `MMAU input ${file}`);
+  const input = readJsonFile(file, 'MMAU input') as MmauItem[];
+  if (Array.isArray(input) && input.length > 0 && !input.some((x) => x !== null && typeof x === 'object' && x.model_output !== undefined && x.model_output !== null)) {
+    throw new Error(`MMAU input ${file}: none of its ${input.length} items has a "model_output" field: this looks like the benchmark file itself, not the model's answers`);
+  }
+  let items = input;
+  let source = `MMAU input ${file}`;
+  if (values.benchmark) {
+    const benchmark = readJsonFile(values.benchmark, 'MMAU benchmark') as MmauItem[];
+    items = joinMmauPredictions(benchmark, input, `MMAU benchmark ${values.benchmark}`, `MMAU input ${file}`);
+    source = `MMAU benchmark ${values.benchmark}`;
+  }
+  const report = scoreMmau(items, source);
   if (values.json) {
-    const { total, task, difficulty } = report;
-    io.out(JSON.stringify({ total, task, difficulty, 'sub-category': report['sub-category'], noPrediction: report.noPrediction }) + '\n');
+    const { total, task, difficulty, official } = report;
+    io.out(JSON.stringify({ total, task, difficulty, 'sub-category': report['sub-category'], noPrediction: report.noPrediction, official }) + '\n');
   } else {
     io.out(formatMmauReport(report) + '\n');
   }

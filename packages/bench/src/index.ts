@@ -17,6 +17,8 @@ export {
   mmauIsCorrect,
   mmauTokenize,
   formatMmauReport,
+  joinMmauPredictions,
+  type MmauBreakdown,
   type MmauItem,
   type MmauReport,
   type AccuracyCell,

@@ -10,7 +10,7 @@ export function readJsonFile(path: string, what: string): unknown {
     throw new Error(`${what} ${path}: cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   try {
-    return JSON.parse(text);
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (e) {
     throw new Error(`${what} ${path}: not valid JSON (${(e as Error).message})`);
   }

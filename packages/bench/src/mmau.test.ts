@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { formatMmauReport, mmauIsCorrect, mmauTokenize, scoreMmau, type MmauItem } from './mmau.js';
+import { formatMmauReport, joinMmauPredictions, mmauIsCorrect, mmauTokenize, scoreMmau, type MmauItem } from './mmau.js';
 import { fixturePath, hasShared, sharedDataPath } from './testing.js';
 
 const MMAU_FILE = 'mmau-test-mini.json';
@@ -118,5 +118,39 @@ describe('MMAU input errors', () => {
     const r = scoreMmau([{ ...item, task: 'other' }]);
     expect(r.task.other).toEqual({ correct: 1, count: 1, accuracy: 100 });
     expect(r.task.sound).toEqual({ correct: 0, count: 0, accuracy: 0 });
+  });
+});
+
+describe('MMAU: duplicates, missing predictions, ids against the benchmark', () => {
+  const q = (id: string, answer: string, model_output?: string | null): MmauItem => ({ id, choices: ['dog', 'cat', 'bird'], answer, task: 'sound', difficulty: 'easy', 'sub-category': 'animals', ...(model_output === undefined ? {} : { model_output }) });
+
+  it('a duplicated id is an error naming both items (not scored twice)', () => {
+    expect(() => scoreMmau([q('a', 'dog', 'dog'), q('b', 'cat', 'cat'), q('a', 'dog', 'dog')], 'x.json')).toThrow('x.json: item 2 (id a): duplicate id "a" (also item 0); each question must be scored once');
+  });
+
+  it('official accuracy skips items without a prediction; strict counts them as wrong', () => {
+    // 4 questions: 2 right, 1 wrong, 1 without model_output (and one null)
+    const r = scoreMmau([q('a', 'dog', 'dog'), q('b', 'cat', 'the cat'), q('c', 'bird', 'dog'), q('d', 'dog'), q('e', 'cat', null)]);
+    expect(r.noPrediction).toBe(2);
+    expect(r.official.total).toEqual({ correct: 2, count: 3, accuracy: (2 / 3) * 100 });
+    expect(r.total).toEqual({ correct: 2, count: 5, accuracy: 40 });
+    expect(r.official.task.sound.count).toBe(3);
+    expect(r.official['sub-category'].animals.correct).toBe(2);
+    const text = formatMmauReport(r);
+    expect(text).toContain('Total Accuracy: 66.67% over 3 samples (official rule: items without a prediction skipped)');
+    expect(text).toContain('No prediction count: 2');
+    expect(text).toContain('Strict accuracy: 40.00% over 5 samples (items without a prediction counted as wrong)');
+  });
+
+  it('joinMmauPredictions scores the benchmark answers, not the file own, and refuses ids outside it', () => {
+    const benchmark = [q('a', 'dog'), q('b', 'cat'), q('c', 'bird')];
+    // the prediction file claims "cat" is the answer of a: the benchmark says dog
+    const joined = joinMmauPredictions(benchmark, [{ ...q('a', 'cat'), model_output: 'cat' }, q('b', 'cat', 'cat')]);
+    const r = scoreMmau(joined);
+    expect(r.official.total).toEqual({ correct: 1, count: 2, accuracy: 50 });
+    expect(r.noPrediction).toBe(1); // c was not answered
+    expect(r.total.count).toBe(3);
+    expect(() => joinMmauPredictions(benchmark, [q('a', 'dog', 'dog'), q('zz', 'dog', 'dog')], 'B.json', 'X.json')).toThrow('X.json: 1 id(s) are not questions of B.json: "zz"');
+    expect(() => joinMmauPredictions(benchmark, [q('a', 'dog', 'dog'), q('a', 'dog', 'dog')], 'B.json', 'X.json')).toThrow('X.json: item 1: duplicate id "a"');
   });
 });

@@ -1,5 +1,5 @@
 import type { Rng } from '@mats/core';
-import { downmixMean, resample, type AudioClip } from '@mats/datasets';
+import { downmixMean, resample, type AudioClip } from '@mats/datasets/browser';
 
 /** msclap 2023: audio at 44.1 kHz, 7 s per clip. */
 export const MSCLAP_SAMPLE_RATE = 44100;

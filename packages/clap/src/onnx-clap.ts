@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
+import { type OrtModule, loadOnnxRuntime } from './ort.js';
 import { Rng, createEmbeddings, type Embeddings } from '@mats/core';
 import type { AudioClip } from '@mats/datasets';
 import { batchRanges, type ClapEncoder } from './encoder.js';
@@ -78,7 +79,7 @@ function checkContract(session: ort.InferenceSession, which: 'audio' | 'text', p
   return typeof out.shape[1] === 'number' ? out.shape[1] : -1;
 }
 
-async function openSession(path: string, which: 'audio' | 'text', options: OnnxSessionOptions): Promise<ort.InferenceSession> {
+async function openSession(ortLib: OrtModule, path: string, which: 'audio' | 'text', options: OnnxSessionOptions): Promise<ort.InferenceSession> {
   if (!path) throw new Error(`OnnxClap: no ${which} model path given (option ${which}Model)`);
   if (!existsSync(path)) throw new Error(`${path}: ${which} model file not found`);
   if (!statSync(path).isFile()) throw new Error(`${path}: ${which} model path is not a file`);
@@ -89,7 +90,7 @@ async function openSession(path: string, which: 'audio' | 'text', options: OnnxS
   if (options.threads !== undefined) sessionOptions.intraOpNumThreads = options.threads;
   if (options.interOpThreads !== undefined) sessionOptions.interOpNumThreads = options.interOpThreads;
   try {
-    return await ort.InferenceSession.create(path, sessionOptions);
+    return await ortLib.InferenceSession.create(path, sessionOptions);
   } catch (err) {
     throw new Error(`${path}: onnxruntime could not load the ${which} model: ${(err as Error).message}`);
   }
@@ -107,6 +108,7 @@ export class OnnxClap implements ClapEncoder {
   private disposed = false;
 
   private constructor(
+    private readonly ortLib: OrtModule,
     private readonly audio: ort.InferenceSession,
     private readonly text: ort.InferenceSession,
     dim: number,
@@ -120,10 +122,11 @@ export class OnnxClap implements ClapEncoder {
   static async create(options: OnnxClapOptions): Promise<OnnxClap> {
     const batchSize = options.batchSize ?? 8;
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new Error(`OnnxClap: batchSize must be a positive integer, got ${batchSize}`);
-    const audio = await openSession(options.audioModel, 'audio', options);
+    const ortLib = await loadOnnxRuntime();
+    const audio = await openSession(ortLib, options.audioModel, 'audio', options);
     let text: ort.InferenceSession;
     try {
-      text = await openSession(options.textModel, 'text', options);
+      text = await openSession(ortLib, options.textModel, 'text', options);
     } catch (err) {
       await audio.release();
       throw err;
@@ -135,7 +138,7 @@ export class OnnxClap implements ClapEncoder {
         throw new Error(`OnnxClap: the audio model embeds into ${audioDim} dimensions (${options.audioModel}) but the text model into ${textDim} (${options.textModel})`);
       }
       const dim = audioDim > 0 ? audioDim : textDim > 0 ? textDim : ONNX_CONTRACT.dim;
-      return new OnnxClap(audio, text, dim, options);
+      return new OnnxClap(ortLib, audio, text, dim, options);
     } catch (err) {
       await audio.release();
       await text.release();
@@ -152,7 +155,7 @@ export class OnnxClap implements ClapEncoder {
         const wave = prepareWaveform(clips[i], this.rng, { sampleRate: MSCLAP_SAMPLE_RATE, samples: MSCLAP_CLIP_SAMPLES, channelMode: this.options.channelMode }, i);
         batch.set(wave, (i - start) * MSCLAP_CLIP_SAMPLES);
       }
-      const feeds = { waveform: new ort.Tensor('float32', batch, [end - start, MSCLAP_CLIP_SAMPLES]) };
+      const feeds = { waveform: new this.ortLib.Tensor('float32', batch, [end - start, MSCLAP_CLIP_SAMPLES]) };
       const result = await this.audio.run(feeds);
       out.data.set(this.readOutput(result, this.audio, end - start, 'audio'), start * this.dim);
     }
@@ -166,8 +169,8 @@ export class OnnxClap implements ClapEncoder {
       const prepared = prepareClapText(texts.slice(start, end), { onWarning: this.options.onWarning });
       const shape = [end - start, MSCLAP_TEXT_LENGTH];
       const feeds = {
-        input_ids: new ort.Tensor('int64', prepared.inputIds, shape),
-        attention_mask: new ort.Tensor('int64', prepared.attentionMask, shape),
+        input_ids: new this.ortLib.Tensor('int64', prepared.inputIds, shape),
+        attention_mask: new this.ortLib.Tensor('int64', prepared.attentionMask, shape),
       };
       const result = await this.text.run(feeds);
       out.data.set(this.readOutput(result, this.text, end - start, 'text'), start * this.dim);

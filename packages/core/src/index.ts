@@ -26,6 +26,7 @@ export {
   f16ToF32,
   f32ToF16,
   f32ToBf16,
+  assertFiniteTensors,
 } from './safetensors.js';
 export { type BackendName, type BackendInfo, type ModuleImporter, BACKEND_NAMES, selectBackend, parseBackendName, describeBackend } from './backend.js';
 export {
@@ -39,5 +40,5 @@ export {
   describeAdapter,
 } from './webgpu.js';
 export { type Progress, type ProgressOptions, createProgress, formatDuration } from './progress.js';
-export { writeFileAtomic } from './files.js';
+export { writeFileAtomic, stripBom, parseJson, readTextFile, readFileBytes } from './files.js';
 export * as ops from './ops/index.js';

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileBytes } from './files.js';
 import { writeFileAtomic } from './files.js';
 
 /** Tensor dtypes this project reads and writes (the safetensors spelling). */
@@ -36,7 +36,7 @@ const MAX_HEADER = 100_000_000;
 export function readSafetensors(path: string): SafetensorsFile {
   let bytes: Buffer;
   try {
-    bytes = readFileSync(path);
+    bytes = readFileBytes(path);
   } catch (err) {
     throw new Error(`${path}: cannot read safetensors file: ${(err as Error).message}`);
   }
@@ -316,4 +316,22 @@ export function getFloatTensor(file: SafetensorsFile, name: string, expectedShap
     throw new Error(`${source}: tensor "${name}" has shape ${JSON.stringify(t.shape)}, expected ${JSON.stringify(expectedShape)}`);
   }
   return t.data;
+}
+
+/**
+ * Rejects a weight file holding NaN or +-Infinity in any floating-point tensor (a diverged or
+ * corrupted save), naming the file, the tensor and the first bad element, so a model never runs on
+ * weights that turn every output into NaN.
+ */
+export function assertFiniteTensors(file: SafetensorsFile, source = 'safetensors'): void {
+  for (const [name, t] of file.tensors) {
+    if (!(t.data instanceof Float32Array)) continue;
+    const data = t.data;
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i];
+      if (v - v !== 0) {
+        throw new Error(`${source}: tensor "${name}" (shape ${JSON.stringify(t.shape)}) holds ${v} at element ${i}; the weights are corrupt or come from a diverged run`);
+      }
+    }
+  }
 }

@@ -16,7 +16,7 @@ describe('mats-data CLI', () => {
       log.mockClear();
       expect(await main(['inspect', join(dir, 'train.jsonl'), '--examples', '1'])).toBe(0);
       const out = log.mock.calls.map((c) => String(c[0])).join('\n');
-      expect(out).toContain('640 AudioTIA records');
+      expect(out).toContain('640 valid AudioTIA records');
       expect(out).toMatch(/cls\s+160/);
       expect(out).toMatch(/mcq\s+160/);
       expect(out).toMatch(/world\s+640/);

@@ -5,6 +5,8 @@
  *   mats-data inspect FILE [--examples N]
  *   mats-data convert DATASET --root DIR --out FILE [--split S] [--limit N] [--descriptions FILE] ...
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createProgress } from '@mats/core';
 import { generateWorld, writeWorld, WORLD_SIZES, type WorldSize } from './soundworld/index.js';
 import { inspectFile, formatInspection } from './inspect.js';
@@ -12,7 +14,8 @@ import { CONVERTERS, convertDataset, formatSummary } from './convert/index.js';
 
 const USAGE = `usage:
   mats-data world --out DIR [--seed N] [--size small|default|large] [--sample-rate HZ] [--clip-seconds S]
-  mats-data inspect FILE [--examples N]     (JSONL of AudioTIA records or any JSON/JSONL dataset file)
+  mats-data inspect FILE [--examples N]     (JSONL of AudioTIA records or any JSON/JSONL dataset file;
+                                           records are validated: exit 1 when any is invalid)
   mats-data convert DATASET --root DIR --out FILE [--split S] [--limit N] [--descriptions FILE]
             [--audio-dir DIR] [--format jsonl|eval] [--skip-bad] [--require-audio] [--write-descriptions FILE]
   mats-data convert --help                  (the data sets and the layout each expects)`;
@@ -90,7 +93,7 @@ export async function main(argv: string[]): Promise<number> {
     if (positional.length !== 1) throw new Error(`inspect: expected one FILE\n${USAGE}`);
     const report = await inspectFile(positional[0], { examples: intFlag(flags, 'examples', 3) });
     console.log(formatInspection(report));
-    return 0;
+    return report.invalid > 0 ? 1 : 0;
   }
   if (command === 'convert') {
     const known = new Set(['root', 'out', 'split', 'limit', 'descriptions', 'audio-dir', 'format', 'skip-bad', 'require-audio', 'write-descriptions']);
@@ -113,9 +116,17 @@ export async function main(argv: string[]): Promise<number> {
   throw new Error(`unknown command "${command}"\n${USAGE}`);
 }
 
-// Run when executed directly (not when imported by tests).
-const invoked = process.argv[1] ?? '';
-if (invoked.endsWith('cli.js') || invoked.endsWith('mats-data')) {
+// Run when executed directly as dist/cli.js (the mats-data bin, bin/mats-data.js, calls main itself;
+// tests import main).
+function invokedDirectly(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+if (invokedDirectly()) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {

@@ -1,6 +1,10 @@
 /** `mats-data inspect FILE`: counts per task / source / audio type and a few examples. */
 import { readFileSync } from 'node:fs';
 import { readJsonlLines } from './jsonl.js';
+import { validateRecord } from './records.js';
+
+const RECORD_FIELDS = ['text', 'instruction', 'answer', 'task', 'audioType', 'source', 'id'];
+const MAX_ERRORS = 5;
 
 export interface Inspection {
   file: string;
@@ -11,6 +15,12 @@ export interface Inspection {
   byAudioType: Record<string, number>;
   fields: string[];
   examples: unknown[];
+  /**
+   * When the file holds AudioTIA records (its items use at least three of their fields): how many
+   * items fail validateRecord, and the first few messages (file:line or file:item, field, got).
+   */
+  invalid: number;
+  errors: string[];
 }
 
 function bump(map: Record<string, number>, key: unknown): void {
@@ -21,9 +31,18 @@ function bump(map: Record<string, number>, key: unknown): void {
 /** Streams a JSONL file (or reads a JSON array) and summarises it. */
 export async function inspectFile(path: string, options: { examples?: number } = {}): Promise<Inspection> {
   const keep = options.examples ?? 3;
-  const report: Inspection = { file: path, kind: 'jsonl', total: 0, byTask: {}, bySource: {}, byAudioType: {}, fields: [], examples: [] };
+  const report: Inspection = { file: path, kind: 'jsonl', total: 0, byTask: {}, bySource: {}, byAudioType: {}, fields: [], examples: [], invalid: 0, errors: [] };
   const fields = new Set<string>();
-  const visit = (v: unknown) => {
+  const checks: { value: unknown; where: string }[] = [];
+  const check = (v: unknown, where: string) => {
+    try {
+      validateRecord(v, where);
+    } catch (err) {
+      report.invalid++;
+      if (report.errors.length < MAX_ERRORS) report.errors.push((err as Error).message);
+    }
+  };
+  const visit = (v: unknown, where: string) => {
     report.total++;
     if (v && typeof v === 'object' && !Array.isArray(v)) {
       const r = v as Record<string, unknown>;
@@ -33,30 +52,42 @@ export async function inspectFile(path: string, options: { examples?: number } =
       bump(report.byAudioType, r.audioType);
     }
     if (report.examples.length < keep) report.examples.push(v);
+    // Records are recognised from the fields seen so far; items before that are checked afterwards.
+    if (RECORD_FIELDS.filter((f) => fields.has(f)).length >= 3) {
+      for (const c of checks.splice(0)) check(c.value, c.where);
+      check(v, where);
+    } else if (checks.length < 1000) checks.push({ value: v, where });
   };
   if (path.endsWith('.json')) {
     let data: unknown;
     try {
-      data = JSON.parse(readFileSync(path, 'utf8'));
+      const text = readFileSync(path, 'utf8');
+    data = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
     } catch (err) {
       throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
     }
     if (!Array.isArray(data)) throw new Error(`${path}: expected a JSON array of items, got ${typeof data}`);
     report.kind = 'json-array';
-    data.forEach(visit);
+    data.forEach((v, i) => visit(v, `${path}: item ${i}`));
   } else {
-    for await (const { value } of readJsonlLines(path)) visit(value);
+    for await (const { value, line } of readJsonlLines(path)) visit(value, `${path}:${line}`);
   }
   report.fields = [...fields];
-  if (['text', 'instruction', 'answer', 'task'].every((f) => fields.has(f))) report.kind = 'records';
+  if (RECORD_FIELDS.filter((f) => fields.has(f)).length >= 3) report.kind = 'records';
   return report;
 }
 
 export function formatInspection(r: Inspection): string {
   const table = (title: string, m: Record<string, number>) =>
     Object.keys(m).length === 0 ? '' : `${title}:\n${Object.entries(m).sort((a, b) => b[1] - a[1]).map(([k, v]) => `  ${k.padEnd(24)} ${v}`).join('\n')}\n`;
+  const head =
+    r.kind !== 'records'
+      ? `${r.file}: ${r.total} items (${r.kind})`
+      : r.invalid === 0
+        ? `${r.file}: ${r.total} valid AudioTIA records`
+        : `${r.file}: ${r.total} AudioTIA records, ${r.invalid} INVALID (first ${r.errors.length}):\n${r.errors.map((e) => `  ${e}`).join('\n')}`;
   return [
-    `${r.file}: ${r.total} ${r.kind === 'records' ? 'AudioTIA records' : 'items'} (${r.kind})`,
+    head,
     `fields: ${r.fields.join(', ')}`,
     table('per task', r.byTask) + table('per source', r.bySource) + table('per audio type', r.byAudioType),
     'examples:',

@@ -32,6 +32,7 @@ export function validateRecord(value: unknown, where: string): AudioTIARecord {
   for (const field of ['text', 'instruction', 'answer', 'source', 'id'] as const) {
     if (typeof r[field] !== 'string') throw new Error(`${where}: field "${field}" must be a string, got ${describe(r[field])}`);
   }
+  if ((r.text as string).trim() === '') throw new Error(`${where}: field "text" is empty (the description CLAP embeds needs at least one word)`);
   if (!TASKS.includes(r.task as Task)) throw new Error(`${where}: field "task" must be one of ${TASKS.join('|')}, got ${describe(r.task)}`);
   if (!AUDIO_TYPES.includes(r.audioType as AudioType)) {
     throw new Error(`${where}: field "audioType" must be one of ${AUDIO_TYPES.join('|')}, got ${describe(r.audioType)}`);

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ops, readSafetensors, writeSafetensors, writeFileAtomic, type Rng, type SafetensorsFile, type TensorToWrite } from '@mats/core';
+import { assertFiniteTensors, ops, parseJson, readSafetensors, writeSafetensors, writeFileAtomic, type Rng, type SafetensorsFile, type TensorToWrite } from '@mats/core';
 import { configFromHf, configToHf, type Gpt2Config } from './config.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 import type { ForwardContext, ModuleHost, Projection } from './module.js';
@@ -363,7 +363,7 @@ export function loadCausalLM(dir: string): CausalLM {
   if (!existsSync(configPath)) throw new Error(`${dir}: no config.json (expected a Hugging Face GPT-2 folder)`);
   let json: Record<string, unknown>;
   try {
-    json = JSON.parse(readFileSync(configPath, 'utf8'));
+    json = parseJson(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
   } catch (err) {
     throw new Error(`${configPath}: not valid JSON (${(err as Error).message})`);
   }
@@ -372,7 +372,9 @@ export function loadCausalLM(dir: string): CausalLM {
   if (!existsSync(weightsPath)) throw new Error(`${dir}: no model.safetensors`);
   const tokenizer = loadTokenizer(dir);
   if (tokenizer.vocabSize > config.vocabSize) throw new Error(`${dir}: the tokenizer has ${tokenizer.vocabSize} tokens but config vocab_size is ${config.vocabSize}`);
-  const weights = weightsFromSafetensors(config, readSafetensors(weightsPath), weightsPath);
+  const file = readSafetensors(weightsPath);
+  assertFiniteTensors(file, weightsPath);
+  const weights = weightsFromSafetensors(config, file, weightsPath);
   return new CausalLM(config, tokenizer, weights);
 }
 

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { probeWebGpu, releaseWebGpu, selectBackend } from '@mats/core';
-import { type CausalLM, buildPrefixLmBatch, generate, loadCausalLM, loadLora, weightedCrossEntropy } from './index.js';
+import { type CausalLM, type LoraAdapter, buildPrefixLmBatch, generate, loadCausalLM, loadLora, weightedCrossEntropy } from './index.js';
 
 const fixtures = new URL('../fixtures/', import.meta.url).pathname;
 const ref = JSON.parse(readFileSync(join(fixtures, 'reference.json'), 'utf8'));
@@ -23,12 +23,12 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * lmHead, weightedCrossEntropy), with its gradients for the prefix and every LoRA tensor. Every read
  * is asynchronous: tfjs-webgpu in Node has no synchronous readback (dataSync needs OffscreenCanvas).
  */
-async function lossAndGrads(model: CausalLM): Promise<{ loss: number; grads: Float32Array[] }> {
+async function lossAndGrads(model: CausalLM, adapter: LoraAdapter): Promise<{ loss: number; grads: Float32Array[] }> {
   const [B, P, C] = ref.prefix_shape as number[];
   const batch = buildPrefixLmBatch(ref.examples, P, model.config.eosTokenId, 0);
   const L = batch.textIds[0].length;
   const prefix = tf.variable(tf.tensor3d(ref.prefix, [B, P, C]), true, `webgpu-test-prefix-${tf.getBackend()}`);
-  const vars = [prefix, ...model.lora!.variables()];
+  const vars = [prefix, ...adapter.variables()];
   const { value, grads } = tf.variableGrads(() => {
     const inputs = tf.concat([prefix, model.embedTokens(batch.textIds)], 1) as tf.Tensor3D;
     const { hidden } = model.forward(inputs, { attentionMask: batch.attentionMask });
@@ -57,17 +57,21 @@ describe.skipIf(!probe.available)(`GPT-2 + LoRA on webgpu${reason}`, { timeout: 
     expect(out.shape).toEqual([2, 7, 101]);
     expect(maxAbsDiff(out.data, ref.logits)).toBeLessThan(1e-4);
     model.dispose();
-    const lora = loadLora(loadCausalLM(join(fixtures, 'gpt2-tiny')), join(fixtures, 'lora-tiny'));
+    const lora = loadCausalLM(join(fixtures, 'gpt2-tiny'));
+    const adapter = loadLora(lora, join(fixtures, 'lora-tiny'));
     expect(maxAbsDiff((await lora.logits(ref.ids)).data, ref.lora_logits)).toBeLessThan(1e-4);
+    adapter.dispose();
     lora.dispose();
   });
 
   it('prefix-LM loss equals the PyTorch value and its gradients (prefix, LoRA A/B) equal the cpu backend within 1e-4', async () => {
     const run = async (backend: 'cpu' | 'webgpu') => {
       await selectBackend(backend);
-      const model = loadLora(loadCausalLM(join(fixtures, 'gpt2-tiny')), join(fixtures, 'lora-tiny'));
-      const out = await lossAndGrads(model);
+      const model = loadCausalLM(join(fixtures, 'gpt2-tiny'));
+      const adapter = loadLora(model, join(fixtures, 'lora-tiny'));
+      const out = await lossAndGrads(model, adapter);
       expect(tf.getBackend()).toBe(backend);
+      adapter.dispose();
       model.dispose();
       return out;
     };

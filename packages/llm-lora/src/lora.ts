@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ops, readSafetensors, writeSafetensors, writeFileAtomic, type Rng, type TensorToWrite } from '@mats/core';
+import { assertFiniteTensors, ops, parseJson, readSafetensors, writeSafetensors, writeFileAtomic, type Rng, type TensorToWrite } from '@mats/core';
 import type { ForwardContext, ModuleHost, Projection } from './module.js';
 
 export interface LoraConfig {
@@ -37,7 +37,7 @@ export interface LinearProjection extends Projection {
 
 const isLinear = (m: Projection): m is LinearProjection => {
   const w = (m as Partial<LinearProjection>).weight;
-  return w instanceof tf.Variable && w.rank === 2;
+  return typeof w === 'object' && w !== null && Array.isArray(w.shape) && w.shape.length === 2 && typeof w.assign === 'function';
 };
 
 /** PEFT's check_target_module_exists for a list of targets: exact name or `.${target}` suffix. */
@@ -201,7 +201,12 @@ export async function saveLora(adapter: LoraAdapter, dir: string, baseModelName 
 export function loadLora(model: ModuleHost, dir: string): LoraAdapter {
   const configPath = join(dir, 'adapter_config.json');
   if (!existsSync(configPath)) throw new Error(`${dir}: no adapter_config.json`);
-  const json = JSON.parse(readFileSync(configPath, 'utf8'));
+  let json: Record<string, any>;
+  try {
+    json = parseJson(readFileSync(configPath, 'utf8')) as Record<string, any>;
+  } catch (err) {
+    throw new Error(`${configPath}: not valid JSON (${(err as Error).message})`);
+  }
   if (json.peft_type !== 'LORA') throw new Error(`${configPath}: field "peft_type" is ${JSON.stringify(json.peft_type)}, expected "LORA"`);
   if (json.use_rslora) throw new Error(`${configPath}: field "use_rslora" is true, which is not supported`);
   if (json.bias && json.bias !== 'none') throw new Error(`${configPath}: field "bias" is ${JSON.stringify(json.bias)}, only "none" is supported`);
@@ -211,6 +216,7 @@ export function loadLora(model: ModuleHost, dir: string): LoraAdapter {
   checkConfig(config, configPath);
   if (!existsSync(weightsPath)) throw new Error(`${dir}: no adapter_model.safetensors`);
   const file = readSafetensors(weightsPath);
+  assertFiniteTensors(file, weightsPath);
   const hasTransformer = [...file.tensors.keys()].some((k) => k.startsWith(PEFT_PREFIX));
   const prefix = hasTransformer ? PEFT_PREFIX : 'base_model.model.';
   const get = (name: string, shape: number[]): Float32Array => {

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseJson } from '@mats/core';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import * as r50k from 'gpt-tokenizer/encoding/r50k_base';
 
@@ -95,12 +96,12 @@ export function loadTokenizer(dir: string): TextTokenizer {
   if (!existsSync(path)) return gpt2Tokenizer();
   let json: Record<string, any>;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    json = parseJson(readFileSync(path, 'utf8')) as Record<string, any>;
   } catch (err) {
     throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
   }
   const configPath = join(dir, 'tokenizer_config.json');
-  const tokenizerConfig = existsSync(configPath) ? JSON.parse(readFileSync(configPath, 'utf8')) : {};
+  const tokenizerConfig = existsSync(configPath) ? (parseJson(readFileSync(configPath, 'utf8')) as Record<string, any>) : {};
   return tokenizerFromJson(json, tokenizerConfig, path);
 }
 

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import {
   type Embeddings,
   Rng,
+  assertFiniteTensors,
   getFloatTensor,
   l2Normalize,
   ops,
@@ -280,6 +281,7 @@ export interface LoadMapperOptions extends MapperOptions, WeightNames {}
 export function loadMapper(file: string | SafetensorsFile, options: LoadMapperOptions = {}): TransformerMapper {
   const source = typeof file === 'string' ? file : '<safetensors>';
   const st = typeof file === 'string' ? readSafetensors(file) : file;
+  assertFiniteTensors(st, source);
   const { prefix, projectionPrefix } = resolveNames(options);
   const config = resolveConfig(inferOptions(st, options, prefix, projectionPrefix, source), source);
 

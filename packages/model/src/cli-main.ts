@@ -13,6 +13,7 @@ import { TRANSFER_METHODS, type TransferMethod } from '@mats/santa';
 import { matchPredictionsToLabels } from '@mats/bench';
 import { captionInstruction, classificationInstruction } from '@mats/datasets';
 import { type AnswerOptions, type AskItem, MatsModel } from './model.js';
+import { exportCommand } from './onnx/export-cli.js';
 
 export const USAGE = `usage:
   mats ask      RUN CLIP "question"               answer a question about a clip
@@ -20,6 +21,7 @@ export const USAGE = `usage:
   mats classify RUN CLIP... [--labels FILE.json]  classify clips (Classify events in the audio clip.);
                                                   with --labels (a JSON list of label strings) the best
                                                   label by CLAP text matching is printed too
+  mats export   RUN --out DIR [--overwrite]       ONNX export for onnxruntime (mats export --help)
 RUN is a run folder written by the trainer (e.g. runs/world, runs/latest).
 options:
   --method santa|noise-only|memory-only|no-kmeans|no-audio   modal transfer (default: the run's)
@@ -51,6 +53,15 @@ function readLabels(path: string): string[] {
 
 /** Runs the CLI; returns the exit code (0 ok, 1 some item failed or an error, 2 usage). */
 export async function runCli(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+  if (argv[0] === 'export') {
+    try {
+      await exportCommand(argv.slice(1), (line) => out(`${line}\n`));
+      return 0;
+    } catch (e) {
+      err(`${(e as Error).message}\n`);
+      return /unknown option|unexpected argument|missing|needs a folder/.test((e as Error).message) ? 2 : 1;
+    }
+  }
   let parsed;
   try {
     parsed = parseArgs({

@@ -13,3 +13,17 @@ export {
 } from './memory.js';
 export { type SantaOptions, type TransferMethod, SANTA_DEFAULTS, TRANSFER_METHODS, santa, transfer } from './santa.js';
 export { matmulTransposed } from './linalg.js';
+export {
+  type GapStatistics,
+  type GapStatisticsOptions,
+  type LinearSeparability,
+  type LogisticModel,
+  type LogisticOptions,
+  type NoisyTextCosine,
+  type SeparabilityOptions,
+  fitLogisticRegression,
+  gapStatistics,
+  linearSeparability,
+  noisyTextCosine,
+  predictLogistic,
+} from './gap.js';

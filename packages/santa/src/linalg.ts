@@ -38,7 +38,8 @@ let kernel: Kernel | null = null;
 
 function getKernel(): Kernel {
   if (kernel) return kernel;
-  const bytes = Buffer.from(MATMUL_WASM_BASE64, 'base64');
+  // atob, not Buffer: the same code runs in web pages (apps/web).
+  const bytes = Uint8Array.from(atob(MATMUL_WASM_BASE64), (c) => c.charCodeAt(0));
   if (!wasm.validate(bytes)) {
     throw new Error('@mats/santa: this JavaScript engine lacks WebAssembly SIMD, which the matrix-product kernel needs (Node.js >= 20 has it)');
   }

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { Rng, createEmbeddings, getFloatTensor, readSafetensors, writeFileAtomic, writeSafetensors, type Embeddings } from '@mats/core';
-import { downmixMean, resample, type AudioClip } from '@mats/datasets';
+import { Rng, assertFiniteTensors, createEmbeddings, parseJson, getFloatTensor, readSafetensors, writeFileAtomic, writeSafetensors, type Embeddings } from '@mats/core';
+import { downmixMean, resample, type AudioClip } from '@mats/datasets/browser';
 import { batchRanges, type ClapEncoder } from '../encoder.js';
 import { fitLength, validateClip } from '../audio-prep.js';
 import { LogMel } from '../mel.js';
@@ -98,12 +98,13 @@ export class TinyClap implements ClapEncoder {
     if (!existsSync(weightsPath)) throw new Error(`${weightsPath}: tiny CLAP weights not found`);
     let raw: unknown;
     try {
-      raw = JSON.parse(readFileSync(configPath, 'utf8'));
+      raw = parseJson(readFileSync(configPath, 'utf8'));
     } catch (err) {
       throw new Error(`${configPath}: not valid JSON: ${(err as Error).message}`);
     }
     const config = validateTinyConfig(raw, configPath);
     const file = readSafetensors(weightsPath);
+    assertFiniteTensors(file, weightsPath);
     const params: Params = new Map();
     for (const [name, shape] of Object.entries(parameterShapes(config))) {
       params.set(name, tf.tensor(getFloatTensor(file, name, shape, weightsPath), shape));

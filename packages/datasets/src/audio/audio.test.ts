@@ -237,3 +237,42 @@ describe('channel helpers', () => {
     expect(Array.from(downmixMean(clip))).toEqual([2, 3.5]);
   });
 });
+
+describe('WAV headers that lie, empty and non-finite clips', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mats-wav-bounds-'));
+  /** A 16-bit mono WAV of `frames` samples whose header claims `rate` Hz. */
+  const wavAt = (rate: number, frames = 4): Buffer => {
+    const bytes = Buffer.from(encodeWav({ sampleRate: 16000, channels: [new Float32Array(frames).fill(0.25)] }));
+    bytes.writeUInt32LE(rate, 24); // sample rate field of the canonical 44-byte header
+    bytes.writeUInt32LE((rate * 2) % 2 ** 32, 28); // byte rate
+    return bytes;
+  };
+  it('a claimed 1 Hz or 4 GHz is an error naming the file, found at once', async () => {
+    for (const rate of [1, 999, 384001, 4_000_000_000]) {
+      const p = join(dir, `rate-${rate}.wav`);
+      writeFileSync(p, wavAt(rate));
+      await expect(decodeAudioFile(p)).rejects.toThrow(`${p}: sample rate ${rate} Hz is outside 1000-384000 Hz (a corrupt header?)`);
+    }
+  });
+  it('the bounds themselves decode', async () => {
+    for (const rate of [1000, 8000, 384000]) {
+      const p = join(dir, `ok-${rate}.wav`);
+      writeFileSync(p, wavAt(rate));
+      expect((await decodeAudioFile(p)).sampleRate).toBe(rate);
+    }
+  });
+  it('an empty data chunk names the file', async () => {
+    const p = join(dir, 'empty.wav');
+    const full = Buffer.from(encodeWav({ sampleRate: 16000, channels: [new Float32Array(1)] }));
+    const empty = Buffer.concat([full.subarray(0, 44)]);
+    empty.writeUInt32LE(0, 40);
+    empty.writeUInt32LE(36, 4);
+    writeFileSync(p, empty);
+    await expect(decodeAudioFile(p)).rejects.toThrow(`${p}: the WAV data chunk holds no samples (an empty clip)`);
+  });
+  it('a NaN in a float WAV names the file, sample and channel', async () => {
+    const p = join(dir, 'nan.wav');
+    writeWav(p, { sampleRate: 16000, channels: [new Float32Array([0, 0.5, NaN, 0])] }, { format: 'float32' });
+    await expect(decodeAudioFile(p)).rejects.toThrow(`${p}: float sample 2 of channel 0 is NaN (a corrupt file)`);
+  });
+});

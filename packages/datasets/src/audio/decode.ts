@@ -2,9 +2,8 @@
  * Reading audio files: WAV through our own decoder (./wav.ts), FLAC / MP3 / OGG (Vorbis, Opus) through
  * the `audio-decode` library. The container is recognised from the file's first bytes, not its name.
  */
-import { readFile } from 'node:fs/promises';
 import type { AudioClip } from './clip.js';
-import { decodeWav, looksLikeWav } from './wav.js';
+import { checkSampleRate, decodeWav, looksLikeWav } from './wav.js';
 
 export type AudioContainer = 'wav' | 'flac' | 'mp3' | 'ogg';
 
@@ -41,18 +40,8 @@ export async function decodeAudio(bytes: Uint8Array, source = '<buffer>'): Promi
   if (!decoded || !Array.isArray(decoded.channelData) || decoded.channelData.length === 0 || !(decoded.sampleRate > 0)) {
     throw new Error(`${source}: ${container.toUpperCase()} decoder returned no audio (corrupt or empty file?)`);
   }
+  checkSampleRate(decoded.sampleRate, source);
+  if (decoded.channelData[0].length === 0) throw new Error(`${source}: ${container.toUpperCase()} audio holds no samples (an empty clip)`);
   // Copy into plain Float32Arrays we own (decoders may hand out views of a shared WASM heap).
   return { sampleRate: decoded.sampleRate, channels: decoded.channelData.map((ch) => Float32Array.from(ch)) };
-}
-
-/** Reads and decodes an audio file (WAV / FLAC / MP3 / OGG). Errors name the path. */
-export async function decodeAudioFile(path: string): Promise<AudioClip> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`${path}: cannot read audio file (${code ?? (err as Error).message})`);
-  }
-  return decodeAudio(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
 }

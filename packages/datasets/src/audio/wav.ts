@@ -4,9 +4,21 @@
  * IEEE float 32/64-bit, mono and multi-channel, and WAVE_FORMAT_EXTENSIBLE (whose sub-format GUID
  * carries the real format code).
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { AudioClip } from './clip.js';
+
+/**
+ * Sample rates a decoded clip may have (Hz): below 1 kHz or above 384 kHz a header is corrupt or
+ * hostile (1 Hz would make resampling to 44.1 kHz allocate gigabytes; 4 GHz would shrink a clip to
+ * one sample), so decoding stops with an error naming the file.
+ */
+export const SAMPLE_RATE_BOUNDS = { min: 1000, max: 384000 } as const;
+
+/** Throws, naming the source, when a sample rate is outside SAMPLE_RATE_BOUNDS. */
+export function checkSampleRate(sampleRate: number, source: string): void {
+  if (!(sampleRate >= SAMPLE_RATE_BOUNDS.min && sampleRate <= SAMPLE_RATE_BOUNDS.max)) {
+    throw new Error(`${source}: sample rate ${sampleRate} Hz is outside ${SAMPLE_RATE_BOUNDS.min}-${SAMPLE_RATE_BOUNDS.max} Hz (a corrupt header?)`);
+  }
+}
 
 const WAVE_FORMAT_PCM = 0x0001;
 const WAVE_FORMAT_IEEE_FLOAT = 0x0003;
@@ -84,6 +96,7 @@ function readFormat(view: DataView, at: number, size: number, name: string): Wav
   }
   if (channels === 0) throw new Error(`${name}: "fmt " chunk declares 0 channels`);
   if (sampleRate === 0) throw new Error(`${name}: "fmt " chunk declares sample rate 0`);
+  checkSampleRate(sampleRate, name);
   const supported =
     (formatCode === WAVE_FORMAT_PCM && [8, 16, 24, 32].includes(bitsPerSample)) ||
     (formatCode === WAVE_FORMAT_IEEE_FLOAT && (bitsPerSample === 32 || bitsPerSample === 64));
@@ -107,6 +120,7 @@ function decodeSamples(data: Uint8Array, format: WavFormat, name: string): Audio
     throw new Error(`${name}: truncated WAV: data chunk of ${data.length} bytes is not a whole number of ${blockAlign}-byte frames`);
   }
   const frames = data.length / blockAlign;
+  if (frames === 0) throw new Error(`${name}: the WAV data chunk holds no samples (an empty clip)`);
   const out = Array.from({ length: channels }, () => new Float32Array(frames));
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const bytesPer = bitsPerSample / 8;
@@ -128,6 +142,14 @@ function decodeSamples(data: Uint8Array, format: WavFormat, name: string): Audio
       }
     } else {
       for (let i = 0; i < frames; i++, p += blockAlign) ch[i] = view.getInt32(p, true) / 2147483648;
+    }
+  }
+  if (formatCode === WAVE_FORMAT_IEEE_FLOAT) {
+    for (let c = 0; c < channels; c++) {
+      const ch = out[c];
+      for (let i = 0; i < frames; i++) {
+        if (!Number.isFinite(ch[i])) throw new Error(`${name}: float sample ${i} of channel ${c} is ${ch[i]} (a corrupt file)`);
+      }
     }
   }
   return { sampleRate: format.sampleRate, channels: out };
@@ -185,10 +207,4 @@ export function encodeWav(clip: AudioClip, options: WavEncodeOptions = {}): Uint
     }
   }
   return out;
-}
-
-/** Writes a clip to `path` as WAV (creating the folder). */
-export function writeWav(path: string, clip: AudioClip, options: WavEncodeOptions = {}): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, encodeWav(clip, options));
 }

@@ -78,13 +78,14 @@ describe('exported GPT-2 decoder', () => {
     it(`matches tfjs logits within 1e-4 (${name}, LoRA merged, prefill with prefix and padded rows, cached steps, reordering)`, async () => {
       const model = loadCausalLM(name === 'world' ? TINY_WORLD_LM_DIR : FIXTURES + 'gpt2-tiny');
       const rng = new Rng(7);
-      if (name === 'gpt2-tiny') loadLora(model, FIXTURES + 'lora-tiny');
+      let adapter;
+      if (name === 'gpt2-tiny') adapter = loadLora(model, FIXTURES + 'lora-tiny');
       else {
-        const lora = applyLora(model, { r: 4, alpha: 8 }, rng);
+        adapter = applyLora(model, { r: 4, alpha: 8 }, rng);
         // B starts at zero: give it random values so the merge changes the weights.
-        for (const l of lora.layers.values()) l.loraB.assign(tf.randomNormal(l.loraB.shape, 0, 0.05, 'float32', 3));
+        for (const l of adapter.layers.values()) l.loraB.assign(tf.randomNormal(l.loraB.shape, 0, 0.05, 'float32', 3));
       }
-      mergeLora(model);
+      mergeLora(model, adapter);
       const C = model.config.nEmbd;
       const V = model.config.vocabSize;
       const P = 3;

@@ -57,8 +57,7 @@ describe('mats export RUN --out DIR', () => {
     expect(model.manifest.santa).toMatchObject({ method: 'santa', topL: 32, tau: 0.1, lambda: 0.3, queryNoise: 0, noiseVariance: 0.004, k: 2, memoryRows: 4 });
     // Reference: the same LLM with the adapter loaded from the run and merged in tfjs.
     const ref = loadCausalLM(TINY_WORLD_LM_DIR);
-    loadLora(ref, run());
-    mergeLora(ref);
+    mergeLora(ref, loadLora(ref, run()));
     const ids = [[5, 17, 3, 9, 22]];
     const want = await ref.logits(ids);
     const dec = model.llm.decoder();

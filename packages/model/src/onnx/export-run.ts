@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync
 import { join, resolve } from 'node:path';
 import { readSafetensors, writeFileAtomic } from '@mats/core';
 import { LogMel, validateTinyConfig, type TinyClapConfig } from '@mats/clap';
-import type { CausalLM, Gpt2Config } from '@mats/llm-lora';
+import { LoraProjection, type CausalLM, type Gpt2Config } from '@mats/llm-lora';
 import type { TransformerMapper } from '@mats/mapper';
 import { loadMemory, saveMemory } from '@mats/santa';
 import { MatsModel, type LoadOptions } from '../model.js';
@@ -85,7 +85,8 @@ function writeOnnx(path: string, bytes: Uint8Array): void {
 /** Writes the export folder for loaded components; returns the manifest written. */
 export async function exportModel(parts: ExportParts, outDir: string): Promise<ExportManifest> {
   const { llm, mapper } = parts;
-  if (llm.lora) throw new Error('export: the LLM still has a LoRA adapter attached; merge it first (mergeLora)');
+  const live = llm.namedModules().find(([, m]) => m instanceof LoraProjection);
+  if (live) throw new Error(`export: the LLM still has a live LoRA adapter (module ${live[0]}); merge it first (mergeLora), the export holds the base weights`);
   if (mapper.config.outDim !== llm.config.nEmbd) throw new Error(`export: the mapper outputs ${mapper.config.outDim}-d vectors but the LLM's n_embd is ${llm.config.nEmbd}`);
   mkdirSync(outDir, { recursive: true });
   const files: ExportManifest['files'] = { decoder: EXPORT_FILES.decoder, mapper: EXPORT_FILES.mapper, santa: EXPORT_FILES.santa, tokenizer: [] };

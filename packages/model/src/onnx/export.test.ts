@@ -50,7 +50,7 @@ describe('exportModel + loadExported (world shapes, random LoRA and mapper)', ()
     llm = loadCausalLM(TINY_WORLD_LM_DIR);
     const lora = applyLora(llm, { r: 4, alpha: 8 }, rng);
     for (const l of lora.layers.values()) l.loraB.assign(tf.randomNormal(l.loraB.shape, 0, 0.05, 'float32', 5));
-    mergeLora(llm);
+    mergeLora(llm, lora);
     clap = TinyClap.load(TINY_CLAP_WORLD_DIR);
     mapper = createMapper({ clapDim: clap.dim, width: 64, llmDim: llm.config.nEmbd, prefixLength: 6, clipLength: 5, layers: 2, heads: 8 }, rng);
     const texts = await clap.embedText(['a dog barks', 'a bell rings twice', 'a siren wails', 'a low hum', 'a high beep then a click', 'birds chirp', 'a drum hit', 'a chord is played']);
@@ -121,6 +121,13 @@ describe('exportModel + loadExported (world shapes, random LoRA and mapper)', ()
       expect(got.map((r) => r.finished)).toEqual(want.map((r) => r.finished));
       expect(want.some((r) => r.ids.length > 0)).toBe(true);
     }
+  });
+
+  it('refuses an LLM whose LoRA adapter is still live (the export holds the base weights)', async () => {
+    const live = loadCausalLM(TINY_WORLD_LM_DIR);
+    applyLora(live, { r: 2, alpha: 4 }, new Rng(1));
+    await expect(exportModel({ llm: live, mapper }, join(dir, 'live'))).rejects.toThrow(/live LoRA adapter \(module h\.0\.attn\.c_attn\); merge it first/);
+    live.dispose();
   });
 
   describe('bad export folders', () => {

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, createEmbeddings, validateEmbeddings, type Embeddings } from '@mats/core';
 import { LogMel, WordTokenizer, batchRanges, fitLength, validateClip, validateTinyConfig, type ClapEncoder, type TinyClapConfig } from '@mats/clap';
-import { downmixMean, resample, type AudioClip } from '@mats/datasets';
+import { downmixMean, resample, type AudioClip } from '@mats/datasets/browser';
 import { loadTokenizer, type TextTokenizer } from '@mats/llm-lora';
 import { TRANSFER_METHODS, loadMemory, transfer, type SantaMemory, type TransferMethod } from '@mats/santa';
 import { generateBatch, type GenerateOptions } from '@mats/llm-lora';

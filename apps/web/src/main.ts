@@ -1,0 +1,271 @@
+/**
+ * The page: loads an exported run (URL parameter `export`, default ./export/) and a world folder
+ * (`world`, default ./world/), then answers questions about a world clip, a dropped file or a
+ * recording. `engine=webgpu` asks for ONNX Runtime's WebGPU execution provider (wasm otherwise).
+ */
+import * as ort from 'onnxruntime-web';
+import { Rng } from '@mats/core';
+import { decodeAudio, downmixMean, resample, type AudioClip } from '@mats/datasets/browser';
+import { fitLength } from '@mats/clap/browser';
+import { answerClip } from './answer.js';
+import { openExport, type WebExport } from './export-folder.js';
+import type { OrtModule } from '@mats/model';
+import { drawLogMel, drawWaveform } from './views.js';
+import { wasmProblem, webGpuAvailable } from './wasm-support.js';
+import { loadWorldClips, presetPrompts, type WorldClip } from './world.js';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const params = new URLSearchParams(location.search);
+const exportUrl = params.get('export') ?? 'export/';
+const worldUrl = params.get('world') ?? 'world/';
+
+let model: WebExport | null = null;
+let clip: AudioClip | null = null;
+let worldClip: WorldClip | null = null;
+let clips: WorldClip[] = [];
+let busy = false;
+
+function status(text: string): void {
+  $('status').textContent = text;
+}
+
+/** Shows an error in the page (and keeps the page usable). */
+function showError(err: unknown): void {
+  const box = $('error');
+  box.textContent = err instanceof Error ? err.message : String(err);
+  box.hidden = false;
+  console.error(err);
+}
+
+function clearError(): void {
+  $('error').hidden = true;
+  $('error').textContent = '';
+}
+
+function updateButton(): void {
+  ($('go') as HTMLButtonElement).disabled = busy || !model || !clip || !($('question') as HTMLTextAreaElement).value.trim();
+}
+
+function fillPresets(): void {
+  const select = $('preset') as HTMLSelectElement;
+  select.innerHTML = '';
+  for (const p of presetPrompts(worldClip)) select.add(new Option(p.name, p.prompt));
+  select.add(new Option('your own question', ''));
+  // Keep the MMAU question selected when the clip has one (the most specific preset).
+  select.selectedIndex = worldClip?.mmau ? 2 : 0;
+  ($('question') as HTMLTextAreaElement).value = select.value;
+}
+
+/** Shows a clip: waveform and the log-mel the CLAP encoder will see. */
+function setClip(next: AudioClip, description: string): void {
+  clip = next;
+  $('source').textContent = `${description}: ${(next.channels[0].length / next.sampleRate).toFixed(2)} s, ${next.sampleRate} Hz, ${next.channels.length} channel(s)`;
+  const mono = downmixMean(next);
+  drawWaveform($('wave') as HTMLCanvasElement, mono);
+  if (model) {
+    const { clap } = model;
+    // Display only (a separate Rng: the encoder's own crop sequence is not advanced here).
+    const signal = fitLength(resample(mono, next.sampleRate, clap.config.sampleRate), clap.clipSamples, new Rng(0));
+    const mel = clap.logMel.compute(signal);
+    drawLogMel($('mel') as HTMLCanvasElement, mel.data, mel.frames, mel.nMels);
+  }
+  $('answer').textContent = '';
+  $('answer').dataset.done = 'false';
+  $('santa').textContent = '-';
+  $('reference').textContent = worldClip?.caption ? `reference caption: ${worldClip.caption}` : '';
+  updateButton();
+}
+
+async function loadFileBytes(bytes: Uint8Array, name: string): Promise<void> {
+  clearError();
+  worldClip = null;
+  fillPresets();
+  try {
+    setClip(await decodeAudio(bytes, name), name);
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function selectWorldClip(index: number): Promise<void> {
+  clearError();
+  worldClip = clips[index] ?? null;
+  fillPresets();
+  if (!worldClip) return;
+  try {
+    const res = await fetch(worldClip.url);
+    if (!res.ok) throw new Error(`${worldClip.url}: HTTP ${res.status}`);
+    setClip(await decodeAudio(new Uint8Array(await res.arrayBuffer()), worldClip.url), `world clip ${worldClip.audio.replace(/^audio\/|\.wav$/g, '')}`);
+  } catch (err) {
+    showError(err);
+  }
+}
+
+function renderSanta(step: Awaited<ReturnType<typeof answerClip>>['santa']): void {
+  const box = $('santa');
+  if (!step) {
+    box.textContent = model?.manifest.santa ? `${model.manifest.santa.method}: no retrieval step` : 'no Santa memory in this export';
+    return;
+  }
+  box.innerHTML = '';
+  const head = document.createElement('p');
+  head.textContent = `${step.method}: nearest cluster ${step.cluster} (${step.clusterSize} members); mix = ${(1 - step.lambda).toFixed(2)} x audio + ${step.lambda.toFixed(2)} x weighted members`;
+  box.append(head);
+  const heaviest = step.members[0]?.weight || 1;
+  for (const m of step.members.slice(0, 8)) {
+    const row = document.createElement('div');
+    const bar = document.createElement('span');
+    bar.className = 'bar';
+    bar.style.width = `${Math.max(2, Math.round((m.weight / heaviest) * 160))}px`;
+    row.append(bar, `memory row ${m.row}: weight ${m.weight.toFixed(3)}`);
+    box.append(row);
+  }
+  if (step.members.length > 8) box.append(`... and ${step.members.length - 8} more`);
+}
+
+async function ask(): Promise<void> {
+  if (!model || !clip || busy) return;
+  clearError();
+  busy = true;
+  updateButton();
+  const out = $('answer');
+  out.dataset.done = 'false';
+  out.textContent = '';
+  const started = performance.now();
+  try {
+    const prompt = ($('question') as HTMLTextAreaElement).value.trim();
+    const result = await answerClip(model, clip, prompt, { onText: (text) => (out.textContent = text) });
+    drawLogMel($('mel') as HTMLCanvasElement, result.mel, result.frames, result.nMels);
+    renderSanta(result.santa);
+    out.textContent = result.text || '(empty answer)';
+    out.dataset.ids = result.ids.join(' ');
+    status(`answered in ${((performance.now() - started) / 1000).toFixed(2)} s (${result.ids.length} token${result.ids.length === 1 ? '' : 's'}${result.finished ? '' : ', stopped at the token limit'})`);
+  } catch (err) {
+    showError(err);
+  } finally {
+    out.dataset.done = 'true';
+    busy = false;
+    updateButton();
+  }
+}
+
+/** Microphone: raw samples through Web Audio (no compressed container to decode). */
+let recording: { stop: () => AudioClip } | null = null;
+async function toggleRecord(): Promise<void> {
+  const button = $('record') as HTMLButtonElement;
+  if (recording) {
+    const recorded = recording.stop();
+    recording = null;
+    button.textContent = 'Record from the microphone';
+    worldClip = null;
+    fillPresets();
+    if (recorded.channels[0].length === 0) showError('The recording is empty.');
+    else setClip(recorded, 'recording');
+    return;
+  }
+  clearError();
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    const ctx = new AudioContext();
+    const source = ctx.createMediaStreamSource(stream);
+    const node = ctx.createScriptProcessor(4096, 1, 1);
+    const chunks: Float32Array[] = [];
+    node.onaudioprocess = (e) => chunks.push(new Float32Array(e.inputBuffer.getChannelData(0)));
+    source.connect(node);
+    node.connect(ctx.destination);
+    recording = {
+      stop() {
+        node.disconnect();
+        source.disconnect();
+        stream.getTracks().forEach((t) => t.stop());
+        void ctx.close();
+        const samples = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
+        let at = 0;
+        for (const c of chunks) {
+          samples.set(c, at);
+          at += c.length;
+        }
+        return { sampleRate: ctx.sampleRate, channels: [samples] };
+      },
+    };
+    button.textContent = 'Stop recording';
+  } catch (err) {
+    showError(`Could not record from the microphone: ${(err as Error).message}`);
+  }
+}
+
+function wireInputs(): void {
+  ($('clip') as HTMLSelectElement).addEventListener('change', (e) => void selectWorldClip(Number((e.target as HTMLSelectElement).value)));
+  ($('preset') as HTMLSelectElement).addEventListener('change', (e) => {
+    const v = (e.target as HTMLSelectElement).value;
+    if (v) ($('question') as HTMLTextAreaElement).value = v;
+    updateButton();
+  });
+  $('question').addEventListener('input', () => {
+    const preset = $('preset') as HTMLSelectElement;
+    if (preset.value !== ($('question') as HTMLTextAreaElement).value) preset.value = '';
+    updateButton();
+  });
+  $('go').addEventListener('click', () => void ask());
+  $('record').addEventListener('click', () => void toggleRecord());
+  ($('file') as HTMLInputElement).addEventListener('change', async (e) => {
+    const file = (e.target as HTMLInputElement).files?.[0];
+    if (file) await loadFileBytes(new Uint8Array(await file.arrayBuffer()), file.name);
+  });
+  const drop = $('drop');
+  drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    drop.classList.add('over');
+  });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    const file = e.dataTransfer?.files[0];
+    if (file) await loadFileBytes(new Uint8Array(await file.arrayBuffer()), file.name);
+  });
+}
+
+async function start(): Promise<void> {
+  wireInputs();
+  fillPresets();
+  const problem = wasmProblem();
+  if (problem) {
+    status('This browser cannot run the model.');
+    showError(problem);
+    return;
+  }
+  const wantGpu = params.get('engine') === 'webgpu';
+  const gpu = wantGpu && (await webGpuAvailable());
+  if (wantGpu && !gpu) showError('WebGPU was asked for (engine=webgpu) but this browser offers no WebGPU adapter; using WebAssembly.');
+  ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  const executionProviders = gpu ? ['webgpu', 'wasm'] : ['wasm'];
+  $('engine').textContent = `ONNX Runtime Web ${ort.env.versions?.web ?? ''}, ${gpu ? 'WebGPU' : 'WebAssembly'} (${ort.env.wasm.numThreads} thread(s)); export: ${exportUrl}; world: ${worldUrl}`;
+  try {
+    model = await openExport(exportUrl, { ort: ort as unknown as OrtModule, executionProviders, onStatus: status });
+    status(`model ready: ${model.manifest.sourceRun ?? exportUrl} (LLM ${model.manifest.llm.nLayer} layers, prefix ${model.manifest.mapper.prefixLength}, Santa ${model.manifest.santa?.method ?? 'off'})`);
+  } catch (err) {
+    status('Could not load the exported model.');
+    showError(err);
+    return;
+  }
+  const select = $('clip') as HTMLSelectElement;
+  try {
+    clips = await loadWorldClips(worldUrl);
+    select.innerHTML = '';
+    clips.forEach((c, i) => {
+      const option = new Option(`${c.id}${c.caption ? ` - ${c.caption}` : ''}`, String(i));
+      option.dataset.audio = c.audio;
+      select.add(option);
+    });
+    select.disabled = clips.length === 0;
+    if (clips.length > 0) await selectWorldClip(0);
+  } catch (err) {
+    select.innerHTML = '';
+    select.add(new Option('(no world folder: drop a file or record)', ''));
+    $('source').textContent = `No world clips: ${(err as Error).message}`;
+  }
+  document.body.dataset.ready = 'true';
+}
+
+void start();
