@@ -114,6 +114,21 @@ describe('trainer resume', () => {
     expect(readFileSync(join(resumed.runDir, 'santa.safetensors'))).toEqual(readFileSync(join(full.runDir, 'santa.safetensors')));
   }, 300_000);
 
+  it('resuming a finished run keeps its final and validation loss (from the metrics), and writes no second run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mats-resume-'));
+    const texts = makeData(dir);
+    const quiet = { pictures: false, progress: 'silent' as const, log: () => {} };
+    const first = await train(tinyConfig(dir, 'done'), { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    const again = await train(tinyConfig(dir, 'done'), { ...quiet, resume: true, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    expect(again.step).toBe(6);
+    expect(again.finalLoss).toBe(first.finalLoss === null ? null : Number(first.finalLoss.toFixed(6)));
+    expect(again.validationLoss).toBe(first.validationLoss === null ? null : Number(first.validationLoss.toFixed(6)));
+    expect(again.finalLoss).not.toBeNull();
+    const summary = JSON.parse(readFileSync(join(again.runDir, 'train-summary.json'), 'utf8'));
+    expect(summary.finalLoss).toBe(again.finalLoss);
+    expect(summary.pictures).toEqual({ errors: [], skippedClips: [] });
+  }, 120_000);
+
   it('refuses to resume with different training settings, naming the field', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mats-resume-'));
     const texts = makeData(dir);

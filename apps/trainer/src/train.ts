@@ -28,17 +28,21 @@ import {
   type CacheSpec,
   type CheckpointRef,
   ConfigSchema,
+  type Figure3Stats,
   type MatsConfig,
   RUN_FILES,
   appendMetrics,
   baseDir,
   cacheLayout,
+  cleanCheckpointTemps,
   clapFingerprint,
   embedParts,
   ensureWorld,
+  lastMetricValue,
   latestCheckpoint,
   loadClap,
   loadLlm,
+  lockRun,
   mergeParts,
   modelSpec,
   pointLatest,
@@ -49,6 +53,7 @@ import {
   runVersions,
   shardParts,
   truncateMetrics,
+  tryPicture,
   writeCheckpoint,
   writeFigure3,
   writeJson,
@@ -361,7 +366,24 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
   if (config.world) await ensureWorld(config, log);
 
   const runDir = runDirOf(config);
-  if (stage === 'all') prepareRunDir(runDir, config, options);
+  // One process per run folder: a second trainer (or --overwrite) on a live run is refused.
+  const lock = stage === 'all' ? lockRun(runDir) : null;
+  try {
+    return await trainLocked(config, options, runDir, log, started);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function trainLocked(config: MatsConfig, options: TrainOptions, runDir: string, log: (line: string) => void, started: number): Promise<TrainResult> {
+  const stage = options.stage ?? 'all';
+  if (stage === 'all') {
+    prepareRunDir(runDir, config, options);
+    cleanCheckpointTemps(runDir);
+  }
+  // The LLM first: a mapper that cannot feed it is an error before any embedding is computed.
+  const llm = stage === 'all' ? (options.components?.llm ?? loadLlm(config)) : null;
+  if (llm) checkWidths(config, llm);
   const clap = options.components?.clap ?? (await loadClap(config));
   const batches = config.data.streaming ? await streamedBatches(config, clap, options) : await inMemoryBatches(config, clap, options);
   if (!batches) {
@@ -371,7 +393,7 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
   log(`data: ${batches.trainRecords} training records from ${config.data.train.length} source(s)${config.data.streaming ? ' (streamed)' : ''}, ${batches.validationRecords} held out for validation`);
   const memory = await buildOrLoadMemory(config, runDir, batches, options.resume ?? false, log);
   const checkpoint = options.resume ? latestCheckpoint(runDir) : null;
-  const model = buildModel(config, { clap, llm: options.components?.llm ?? loadLlm(config), memory }, checkpoint);
+  const model = buildModel(config, { clap, llm: llm!, memory }, checkpoint);
   const trainer = new Trainer(model, config, batches, runDir);
   await trainer.start(checkpoint);
   if (checkpoint) {
@@ -417,9 +439,31 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
   }
   progress.stop();
 
+  // Resumed from the final checkpoint, no step ran here: the numbers are the logged ones.
+  const metrics = readMetrics(runDir);
+  lastLoss ??= lastMetricValue(metrics, 'loss');
+  lastValidation ??= lastMetricValue(metrics, 'validationLoss');
   if (!stopped) {
     await model.save(runDir);
-    const metrics = readMetrics(runDir);
+    // Pictures never fail a finished run: an unreadable clip is skipped and listed, any other
+    // failure is reported in the summary.
+    const pictureErrors: string[] = [];
+    let figure3: Figure3Stats | null = null;
+    if (options.pictures ?? true) {
+      const lossError = await tryPicture(RUN_FILES.lossPlot, () => writeLossCurve(join(runDir, RUN_FILES.lossPlot), metrics, `MATS training (${config.name})`));
+      if (lossError) pictureErrors.push(lossError);
+      const pairs = await batches.figurePairs(config.seed);
+      if (pairs.length >= 10) {
+        const figureError = await tryPicture(RUN_FILES.figure3, async () => {
+          figure3 = await writeFigure3(join(runDir, RUN_FILES.figure3), clap, memory, pairs, config);
+          writeJson(join(runDir, 'figure3.json'), figure3);
+        });
+        if (figureError) pictureErrors.push(figureError);
+      } else {
+        log('figure 3 skipped: the training records carry no audio paths to pair with their texts');
+      }
+      for (const e of pictureErrors) log(`picture not written: ${e}`);
+    }
     const summary = {
       name: config.name,
       variant: config.train.variant,
@@ -434,18 +478,9 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
       memory: { rows: memory.memory.rows, clusters: memory.centroids.rows },
       mapperParameters: model.mapper.parameterCount,
       loraParameters: model.loraParameterCount,
+      pictures: { errors: pictureErrors, skippedClips: (figure3 as Figure3Stats | null)?.skippedClips ?? [] },
     };
     writeJson(join(runDir, RUN_FILES.summary), summary);
-    if (options.pictures ?? true) {
-      await writeLossCurve(join(runDir, RUN_FILES.lossPlot), metrics, `MATS training (${config.name})`);
-      const pairs = await batches.figurePairs(config.seed);
-      if (pairs.length >= 10) {
-        const stats = await writeFigure3(join(runDir, RUN_FILES.figure3), clap, memory, pairs, config);
-        writeJson(join(runDir, 'figure3.json'), stats);
-      } else {
-        log('figure 3 skipped: the training records carry no audio paths to pair with their texts');
-      }
-    }
     pointLatest(runDir);
     log(`run folder: ${runDir} (runs/latest points here); trained ${steps} steps in ${formatDuration(summary.seconds)}, final loss ${lastLoss?.toFixed(4)}, validation loss ${lastValidation?.toFixed(4) ?? 'n/a'}`);
   }
@@ -467,6 +502,14 @@ async function inMemoryBatches(config: MatsConfig, clap: ClapEncoder, options: T
 async function streamedBatches(config: MatsConfig, clap: ClapEncoder, options: TrainOptions): Promise<BatchSource | null> {
   const data = await prepareStreamingData(config, clap, options);
   return data ? new StreamingBatches(data, streamEncoders(clap, config.train.variant === 'audio' ? 'audio' : 'text')) : null;
+}
+
+/** The mapper's output width must be the LLM's embedding size, or a projection must map it there. */
+function checkWidths(config: MatsConfig, llm: CausalLM): void {
+  const width = config.mapper.width ?? llm.config.nEmbd;
+  if (!config.mapper.projection && width !== llm.config.nEmbd) {
+    throw new Error(`mapper.width: ${width} differs from the LLM's n_embd ${llm.config.nEmbd} (${config.llm.dir}); set mapper.projection: true or mapper.width: null`);
+  }
 }
 
 function round(v: number, digits = 6): number {
