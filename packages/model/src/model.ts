@@ -104,12 +104,10 @@ interface AdapterFiles {
   weights: Buffer;
 }
 
-export class MatsModel {
-  /** True while the LoRA adapter is live (training); false once merged into the LLM (inference). */
-  private adapterLive: boolean;
-  /** The live LoRA adapter (training models), null once merged. */
-  private liveAdapter: LoraAdapter | null = null;
+/** A training model's live adapter, or the files of an adapter merged into the LLM for inference. */
+type AdapterState = { live: LoraAdapter } | { merged: AdapterFiles };
 
+export class MatsModel {
   private constructor(
     readonly spec: MatsModelSpec,
     readonly clap: ClapEncoder,
@@ -117,10 +115,9 @@ export class MatsModel {
     readonly tokenizer: TextTokenizer,
     readonly mapper: TransformerMapper,
     readonly memory: SantaMemory,
-    private readonly adapterFiles: AdapterFiles | null,
+    private readonly adapterState: AdapterState,
     private readonly ownsClap: boolean,
   ) {
-    this.adapterLive = adapterFiles === null;
     if (mapper.config.clapDim !== clap.dim) throw new Error(`the mapper expects ${mapper.config.clapDim}-d CLAP embeddings but the CLAP model gives ${clap.dim}-d`);
     if (mapper.config.outDim !== llm.config.nEmbd) throw new Error(`the mapper gives ${mapper.config.outDim}-wide prefixes but the LLM's n_embd is ${llm.config.nEmbd}`);
     if (memory.memory.dim !== clap.dim) throw new Error(`the Santa memory holds ${memory.memory.dim}-d embeddings but the CLAP model gives ${clap.dim}-d`);
@@ -151,7 +148,7 @@ export class MatsModel {
     try {
       mergeLora(llm, loadLora(llm, dir));
       clap = options.clap ?? (await openClap(spec, dir));
-      return new MatsModel(spec, clap, llm, llm.tokenizer!, mapper, memory, adapterFiles, options.clap === undefined);
+      return new MatsModel(spec, clap, llm, llm.tokenizer!, mapper, memory, { merged: adapterFiles }, options.clap === undefined);
     } catch (err) {
       mapper.dispose();
       llm.dispose();
@@ -185,9 +182,7 @@ export class MatsModel {
       );
       adapter = applyLora(llm, { r: spec.lora.rank, alpha: spec.lora.alpha, dropout: spec.lora.dropout, targetModules: spec.lora.targets }, new Rng(`${spec.seed}/lora`));
     }
-    const model = new MatsModel(spec, clap, llm, llm.tokenizer, mapper, memory, null, parts.ownsClap ?? true);
-    model.liveAdapter = adapter;
-    return model;
+    return new MatsModel(spec, clap, llm, llm.tokenizer, mapper, memory, { live: adapter }, parts.ownsClap ?? true);
   }
 
   /** The joint CLAP dimension. */
@@ -197,18 +192,17 @@ export class MatsModel {
 
   /** Trainable tensors: the mapper's, then the adapter's (training models only). */
   get trainableVariables(): tf.Variable[] {
-    if (!this.adapterLive) throw new Error('trainableVariables: the LoRA adapter of a loaded model is merged (use MatsModel.create to train)');
     return [...this.mapper.trainableVariables, ...this.adapter.variables()];
   }
 
   /** The live LoRA adapter of a training model (a loaded model's adapter is merged into the LLM). */
   get adapter(): LoraAdapter {
-    if (!this.liveAdapter) throw new Error('adapter: the LoRA adapter of a loaded model is merged (use MatsModel.create to train)');
-    return this.liveAdapter;
+    if (!('live' in this.adapterState)) throw new Error('the LoRA adapter of a loaded model is merged into the LLM (use MatsModel.create to train)');
+    return this.adapterState.live;
   }
 
   get loraParameterCount(): number {
-    return this.liveAdapter?.parameterCount ?? 0;
+    return 'live' in this.adapterState ? this.adapterState.live.parameterCount : 0;
   }
 
   /**
@@ -381,11 +375,11 @@ export class MatsModel {
   async save(dir: string): Promise<void> {
     mkdirSync(dir, { recursive: true });
     this.mapper.save(join(dir, RUN_FILES.mapper));
-    if (this.adapterLive) {
-      await saveLora(this.adapter, dir);
+    if ('live' in this.adapterState) {
+      await saveLora(this.adapterState.live, dir);
     } else {
-      writeFileAtomic(join(dir, RUN_FILES.adapterConfig), this.adapterFiles!.config);
-      writeFileAtomic(join(dir, RUN_FILES.adapterModel), this.adapterFiles!.weights);
+      writeFileAtomic(join(dir, RUN_FILES.adapterConfig), this.adapterState.merged.config);
+      writeFileAtomic(join(dir, RUN_FILES.adapterModel), this.adapterState.merged.weights);
     }
     saveMemory(join(dir, RUN_FILES.santa), this.memory);
     const spec = structuredClone(this.spec);
@@ -401,7 +395,7 @@ export class MatsModel {
   /** Frees the mapper, the LLM and (unless it was supplied by the caller) the CLAP encoder. */
   async dispose(): Promise<void> {
     this.mapper.dispose();
-    this.liveAdapter?.dispose();
+    if ('live' in this.adapterState) this.adapterState.live.dispose();
     this.llm.dispose();
     if (this.ownsClap) await this.clap.dispose();
   }
