@@ -7,11 +7,10 @@
  */
 import { type Embeddings, Rng, selectRows } from '@mats/core';
 import type { RecordStreamState } from '@mats/datasets';
-import type { TrainRecord, TrainingData } from './data.js';
+import type { PreparedEmbeddings, TrainRecord, TrainingData } from './data.js';
 import { uniqueIndex } from './data.js';
 import { MixedSampler, type SamplerState } from './sampler.js';
 import type { StreamingTrainingData } from './stream-data.js';
-import type { PreparedEmbeddings } from './train.js';
 
 export interface Batch {
   records: TrainRecord[];

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { hashString } from '@mats/core';
+import { type Embeddings, hashString } from '@mats/core';
 import { readRecords } from '@mats/datasets';
 import { type MatsConfig, resolvePath } from '@mats/app-shared';
 
@@ -78,4 +78,14 @@ export function uniqueIndex(values: string[]): { unique: string[]; rowOf: Map<st
     }
   }
   return { unique, rowOf };
+}
+
+/** The CLAP rows the model is trained on, and the row of each record. */
+export interface PreparedEmbeddings {
+  /** Distinct texts of every record (training and validation), in first-seen order. */
+  texts: { unique: string[]; rowOf: Map<string, number> };
+  textEmbeddings: Embeddings;
+  /** Text embeddings (MATS) or audio embeddings of the clips (MATS-Audio). */
+  inputs: Embeddings;
+  inputRow: (record: TrainRecord) => number;
 }

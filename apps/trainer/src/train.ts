@@ -60,8 +60,10 @@ import {
   writeLossCurve,
 } from '@mats/app-shared';
 import { type BatchSource, type BatchSourceState, InMemoryBatches, StreamingBatches } from './batches.js';
-import { type TrainRecord, type TrainingData, loadTrainingData, uniqueIndex } from './data.js';
+import { type PreparedEmbeddings, type TrainRecord, type TrainingData, loadTrainingData, uniqueIndex } from './data.js';
 import { StreamingTrainingData } from './stream-data.js';
+
+export type { PreparedEmbeddings };
 
 export interface TrainOptions {
   /** Continue from the run folder's latest checkpoint. */
@@ -123,16 +125,6 @@ function firstDifference(a: unknown, b: unknown, path = ''): string | null {
 /** The run folder of a config. */
 export function runDirOf(config: MatsConfig): string {
   return resolvePath(join(config.runsDir, config.name));
-}
-
-/** The CLAP rows the model is trained on, and the row of each record. */
-export interface PreparedEmbeddings {
-  /** Distinct texts of every record (training and validation), in first-seen order. */
-  texts: { unique: string[]; rowOf: Map<string, number> };
-  textEmbeddings: Embeddings;
-  /** Text embeddings (MATS) or audio embeddings of the clips (MATS-Audio). */
-  inputs: Embeddings;
-  inputRow: (record: TrainRecord) => number;
 }
 
 /**
