@@ -58,6 +58,23 @@ export function itemsHasher(): { add(item: string): void; digest(): string; read
   };
 }
 
+/**
+ * The embeddings of one part as the encoder returned them: one finite row per item. A NaN or Inf
+ * names the item (its text or clip), so the record to fix is found at once.
+ */
+function checkEmbedded(e: Embeddings, items: string[], kind: string, start: number): Embeddings {
+  const name = `embeddings of ${kind} items ${start}..${start + items.length - 1}`;
+  if (e.rows === items.length && e.dim > 0) {
+    for (let k = 0; k < e.data.length; k++) {
+      if (!Number.isFinite(e.data[k])) {
+        const r = Math.floor(k / e.dim);
+        throw new Error(`${name}: the ${kind} embedding of ${JSON.stringify(items[r]).slice(0, 120)} (item ${start + r}) has a non-finite value ${e.data[k]} at column ${k % e.dim}; the CLAP encoder gave NaN/Inf for it (fix or drop that record)`);
+      }
+    }
+  }
+  return validateEmbeddings(e, { name, rows: items.length });
+}
+
 export function cacheLayout(spec: CacheSpec): CacheLayout {
   return layoutOf(spec, hashItems(spec.items), spec.items.length);
 }
@@ -111,7 +128,7 @@ export async function embedParts(
       options.onPart?.(k + 1, mine.length, 0);
       continue;
     }
-    const emb = validateEmbeddings(await embed(spec.items.slice(start, end)), { name: `embeddings of ${spec.kind} items ${start}..${end - 1}`, rows: end - start });
+    const emb = checkEmbedded(await embed(spec.items.slice(start, end)), spec.items.slice(start, end), spec.kind, start);
     writeSafetensors(file, { embeddings: { data: emb.data, shape: [emb.rows, emb.dim] } }, { start: String(start), end: String(end), itemsHash: layout.itemsHash, model: spec.modelKey });
     embedded++;
     options.onPart?.(k + 1, mine.length, end - start);
@@ -277,7 +294,7 @@ export async function embedStreamParts(
   const flush = async (part: number) => {
     if (todo.has(part)) {
       const start = part * spec.partSize;
-      const emb = validateEmbeddings(await embed(batch), { name: `embeddings of ${spec.kind} items ${start}..${start + batch.length - 1}`, rows: batch.length });
+      const emb = checkEmbedded(await embed(batch), batch, spec.kind, start);
       writePart(spec, part, emb);
       embedded++;
     }

@@ -129,6 +129,25 @@ describe('trainer resume', () => {
     expect(summary.pictures).toEqual({ errors: [], skippedClips: [] });
   }, 120_000);
 
+  it('a NaN embedding (here of one text) stops the run at the embedding stage, naming the text', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mats-nan-'));
+    const texts = makeData(dir);
+    const victim = texts[0];
+    const clap = standInClap();
+    const bad: ClapEncoder = {
+      ...clap,
+      embedText: async (items: string[]) => {
+        const e = await clap.embedText(items);
+        items.forEach((t, r) => t === victim && (e.data[r * e.dim + 3] = Number.NaN));
+        return e;
+      },
+    };
+    const quiet = { pictures: false, progress: 'silent' as const, log: () => {} };
+    await expect(train(tinyConfig(dir, 'nan'), { ...quiet, components: { clap: bad, llm: standInLlm(texts) } })).rejects.toThrow(
+      new RegExp(`embeddings of text items \\d+\\.\\.\\d+: the text embedding of "${victim}" \\(item \\d+\\) has a non-finite value NaN at column 3`),
+    );
+  }, 120_000);
+
   it('refuses to resume with different training settings, naming the field', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mats-resume-'));
     const texts = makeData(dir);
