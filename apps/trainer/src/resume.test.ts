@@ -2,44 +2,11 @@ import { appendFileSync, mkdtempSync, readFileSync, readdirSync, statSync, trunc
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type Embeddings, Rng, createEmbeddings, hashString, readSafetensors } from '@mats/core';
+import { readSafetensors } from '@mats/core';
 import type { ClapEncoder } from '@mats/clap';
-import { buildWordLevelTokenizer, createCausalLM, makeConfig, tokenizerFromJson } from '@mats/llm-lora';
 import { type MatsConfig, readMetrics, resolveConfig } from '@mats/app-shared';
 import { train } from './train.js';
-
-/** A deterministic stand-in for the CLAP text encoder: each word adds a fixed pseudo-random vector. */
-function standInClap(dim = 16): ClapEncoder {
-  const embed = async (texts: string[]): Promise<Embeddings> => {
-    const e = createEmbeddings(texts.length, dim);
-    texts.forEach((t, r) => {
-      for (const w of t.split(/\s+/)) {
-        const rng = new Rng(hashString(w));
-        for (let j = 0; j < dim; j++) e.data[r * dim + j] += rng.normal();
-      }
-    });
-    return e;
-  };
-  return { dim, embedText: embed, embedAudio: async () => { throw new Error('no audio in this test'); }, dispose: async () => {} };
-}
-
-const WORDS = ['a', 'dog', 'barks', 'bell', 'rings', 'loud', 'soft', 'twice', 'siren', 'wails', 'then', 'hum'];
-
-function makeData(dir: string): string[] {
-  const rng = new Rng(7);
-  const lines: string[] = [];
-  const texts: string[] = [];
-  for (let i = 0; i < 24; i++) {
-    const text = Array.from({ length: 3 + rng.int(4) }, () => WORDS[rng.int(WORDS.length)]).join(' ');
-    const task = ['cls', 'cap', 'aqa'][i % 3];
-    const instruction = task === 'cls' ? 'Classify events in the audio clip.' : task === 'cap' ? 'Generate audio caption.' : 'is it loud?';
-    const answer = task === 'cap' ? text : task === 'cls' ? WORDS[i % WORDS.length] : i % 2 ? 'yes' : 'no';
-    lines.push(JSON.stringify({ id: `r${i}`, text, instruction, answer, task, audioType: 'sound', source: 'test' }));
-    texts.push(text, instruction, answer);
-  }
-  writeFileSync(join(dir, 'train.jsonl'), `${lines.join('\n')}\n`);
-  return texts;
-}
+import { makeData, standInClap, standInLlm } from '../test/fixtures.js';
 
 function tinyConfig(dir: string, name: string, extra: Record<string, string> = {}): MatsConfig {
   const o = (path: string, raw: string) => ({ path, raw });
@@ -71,13 +38,6 @@ function tinyConfig(dir: string, name: string, extra: Record<string, string> = {
       ...Object.entries(extra).map(([path, raw]) => o(path, raw)),
     ],
   });
-}
-
-/** A fresh tiny GPT-2 (same seed every time, so every run starts from the same frozen weights). */
-function standInLlm(texts: string[]) {
-  const tokenizer = tokenizerFromJson(buildWordLevelTokenizer(texts));
-  const config = makeConfig({ vocabSize: tokenizer.vocabSize, nEmbd: 16, nLayer: 1, nHead: 2, nPositions: 64, eosTokenId: tokenizer.eosId });
-  return createCausalLM(config, new Rng(3), tokenizer);
 }
 
 function tensors(file: string): Map<string, number[]> {
