@@ -123,7 +123,8 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     // A world clip still loads and the answer button comes back.
     await page.selectOption('#clip', '1');
     await page.waitForFunction(() => (document.getElementById('source')!.textContent ?? '').startsWith('world clip'));
-    expect(await page.locator('#go').isEnabled()).toBe(true);
+    // The button is disabled while the clip loads, then comes back.
+    await expect.poll(() => page.locator('#go').isEnabled(), { timeout: 60_000 }).toBe(true);
     await page.close();
   });
 

@@ -24,6 +24,10 @@ let clip: AudioClip | null = null;
 let worldClip: WorldClip | null = null;
 let clips: WorldClip[] = [];
 let busy = false;
+/** Counts clip selections: a load that finishes after a newer selection is dropped. */
+let clipRequest = 0;
+/** A clip is being fetched / decoded: asking now would answer about the previous one. */
+let loadingClip = false;
 
 function status(text: string): void {
   $('status').textContent = text;
@@ -43,7 +47,7 @@ function clearError(): void {
 }
 
 function updateButton(): void {
-  ($('go') as HTMLButtonElement).disabled = busy || !model || !clip || !($('question') as HTMLTextAreaElement).value.trim();
+  ($('go') as HTMLButtonElement).disabled = busy || loadingClip || !model || !clip || !($('question') as HTMLTextAreaElement).value.trim();
 }
 
 function fillPresets(): void {
@@ -77,27 +81,49 @@ function setClip(next: AudioClip, description: string): void {
 }
 
 async function loadFileBytes(bytes: Uint8Array, name: string): Promise<void> {
+  const request = startLoading();
   clearError();
   worldClip = null;
   fillPresets();
   try {
-    setClip(await decodeAudio(bytes, name), name);
+    const decoded = await decodeAudio(bytes, name);
+    if (doneLoading(request)) setClip(decoded, name);
   } catch (err) {
-    showError(err);
+    if (doneLoading(request)) showError(err);
   }
 }
 
+
+function startLoading(): number {
+  loadingClip = true;
+  updateButton();
+  return ++clipRequest;
+}
+
+function doneLoading(request: number): boolean {
+  if (request !== clipRequest) return false;
+  loadingClip = false;
+  updateButton();
+  return true;
+}
+
 async function selectWorldClip(index: number): Promise<void> {
+  const request = startLoading();
   clearError();
   worldClip = clips[index] ?? null;
   fillPresets();
-  if (!worldClip) return;
+  if (!worldClip) {
+    doneLoading(request);
+    return;
+  }
+  const chosen = worldClip;
   try {
-    const res = await fetch(worldClip.url);
-    if (!res.ok) throw new Error(`${worldClip.url}: HTTP ${res.status}`);
-    setClip(await decodeAudio(new Uint8Array(await res.arrayBuffer()), worldClip.url), `world clip ${worldClip.audio.replace(/^audio\/|\.wav$/g, '')}`);
+    const res = await fetch(chosen.url);
+    if (!res.ok) throw new Error(`${chosen.url}: HTTP ${res.status}`);
+    const decoded = await decodeAudio(new Uint8Array(await res.arrayBuffer()), chosen.url);
+    if (doneLoading(request)) setClip(decoded, `world clip ${chosen.audio.replace(/^audio\/|\.wav$/g, '')}`);
   } catch (err) {
-    showError(err);
+    if (doneLoading(request)) showError(err);
   }
 }
 
