@@ -12,22 +12,9 @@ import { TINY_CLAP_WORLD_DIR, TinyClap } from '@mats/clap';
 import { runBenchmark } from '@mats/bench';
 import { TINY_WORLD_LM_DIR, loadCausalLM } from '@mats/llm-lora';
 import { buildMemory } from '@mats/santa';
-import { MatsModel, type MatsModelSpec } from '../src/index.js';
+import { MatsModel, worldModelSpec } from '../src/index.js';
 
-const SPEC: MatsModelSpec = {
-  seed: 0,
-  clap: { kind: 'tiny', dir: TINY_CLAP_WORLD_DIR, batchSize: 64 },
-  llm: { dir: TINY_WORLD_LM_DIR },
-  mapper: { layers: 2, prefixLength: 8, clipLength: 8, width: null, heads: 8, mlpRatio: 2, projection: false },
-  lora: { rank: 8, alpha: 32, dropout: 0.1, targets: ['c_attn'] },
-  noiseVariance: 0.004,
-  variant: 'text',
-  maxTextTokens: 64,
-  method: 'santa',
-  santa: { topL: 32, tau: 0.1, lambda: 0.3, normalizeAudio: true, padClusters: false, queryNoise: 0 },
-  generation: { strategy: 'greedy', beams: 4, maxNewTokens: 32, noRepeatNgram: 0, repetitionPenalty: 1 },
-  batchSize: 32,
-};
+const SPEC = worldModelSpec();
 
 const PROMPTS = [
   'Generate audio caption.',

@@ -4,6 +4,8 @@
  * trainer's full config) maps onto it with `modelSpecFromConfig`, the one place where config field
  * names become model options.
  */
+import { TINY_CLAP_WORLD_DIR } from '@mats/clap';
+import { TINY_WORLD_LM_DIR } from '@mats/llm-lora';
 import type { TransferMethod } from '@mats/santa';
 
 export type ClapComponent =
@@ -69,6 +71,28 @@ export interface MatsModelSpec {
   generation: GenerationSettings;
   /** Items per batch when answering (audio decoding, mapper and generation). */
   batchSize: number;
+}
+
+/**
+ * The `world` preset's model on the committed world assets (tiny CLAP, tiny GPT-2), with any
+ * top-level group replaced by `overrides` (e.g. a smaller mapper for a test).
+ */
+export function worldModelSpec(overrides: Partial<MatsModelSpec> = {}): MatsModelSpec {
+  return {
+    seed: 0,
+    clap: { kind: 'tiny', dir: TINY_CLAP_WORLD_DIR, batchSize: 64 },
+    llm: { dir: TINY_WORLD_LM_DIR },
+    mapper: { layers: 2, prefixLength: 8, clipLength: 8, width: null, heads: 8, mlpRatio: 2, projection: false },
+    lora: { rank: 8, alpha: 32, dropout: 0.1, targets: ['c_attn'] },
+    noiseVariance: 0.004,
+    variant: 'text',
+    maxTextTokens: 64,
+    method: 'santa',
+    santa: { topL: 32, tau: 0.1, lambda: 0.3, normalizeAudio: true, padClusters: false, queryNoise: 0 },
+    generation: { strategy: 'greedy', beams: 4, maxNewTokens: 32, noRepeatNgram: 0, repetitionPenalty: 1 },
+    batchSize: 32,
+    ...structuredClone(overrides),
+  };
 }
 
 /** The fields of a trainer config (apps/shared `MatsConfig`) that describe the model. */

@@ -9,6 +9,7 @@ export {
   type LoraSettings,
   type RunConfigLike,
   modelSpecFromConfig,
+  worldModelSpec,
   checkRunConfig,
 } from './config.js';
 export {

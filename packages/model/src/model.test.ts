@@ -9,23 +9,18 @@ import { type AudioClip, writeWav } from '@mats/datasets';
 import { TINY_WORLD_LM_DIR, buildPrefixLmBatch, loadCausalLM, prefixLmLoss } from '@mats/llm-lora';
 import { buildMemory } from '@mats/santa';
 import { matchPredictionsToLabels } from '@mats/bench';
-import { type MatsModelSpec, MatsItemsError, MatsModel, pipeline } from './index.js';
+import { MatsItemsError, MatsModel, pipeline, worldModelSpec } from './index.js';
 import { runCli } from './cli-main.js';
 
-const SPEC: MatsModelSpec = {
-  seed: 0,
+const SPEC = worldModelSpec({
   clap: { kind: 'tiny', dir: TINY_CLAP_WORLD_DIR, batchSize: 16 },
-  llm: { dir: TINY_WORLD_LM_DIR },
   mapper: { layers: 1, prefixLength: 4, clipLength: 4, width: null, heads: 8, mlpRatio: 2, projection: false },
   lora: { rank: 4, alpha: 16, dropout: 0.1, targets: ['c_attn'] },
-  noiseVariance: 0.004,
-  variant: 'text',
   maxTextTokens: 48,
-  method: 'santa',
   santa: { topL: 4, tau: 0.1, lambda: 0.3, normalizeAudio: true, padClusters: false, queryNoise: 0 },
   generation: { strategy: 'greedy', beams: 3, maxNewTokens: 8, noRepeatNgram: 0, repetitionPenalty: 1 },
   batchSize: 8,
-};
+});
 
 const CAPTIONS = ['a bell rings twice', 'a siren wails loudly', 'a dog barks then a bell rings', 'a quiet hum', 'a piano plays a rising melody', 'water drips slowly', 'a clock ticking', 'a car horn honks', 'wind blows softly', 'a flute plays'];
 const QUESTIONS = ['Generate audio caption.', 'Classify events in the audio clip.', 'how many sounds are there?', 'is it loud or quiet?', 'what makes the sound?'];

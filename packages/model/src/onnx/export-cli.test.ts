@@ -8,25 +8,19 @@ import { TINY_CLAP_WORLD_DIR, TinyClap } from '@mats/clap';
 import { TINY_WORLD_LM_DIR, loadCausalLM, loadLora, mergeLora } from '@mats/llm-lora';
 import { buildMemory } from '@mats/santa';
 import { MatsModel } from '../model.js';
-import type { MatsModelSpec } from '../config.js';
+import { worldModelSpec } from '../config.js';
 import { exportCommand } from './export-cli.js';
 import { askExported, loadExported } from './runtime.js';
 import type { AudioClip } from '@mats/datasets';
 
-const SPEC: MatsModelSpec = {
-  seed: 0,
+const SPEC = worldModelSpec({
   clap: { kind: 'tiny', dir: TINY_CLAP_WORLD_DIR, batchSize: 16 },
-  llm: { dir: TINY_WORLD_LM_DIR },
   mapper: { layers: 1, prefixLength: 4, clipLength: 4, width: null, heads: 8, mlpRatio: 2, projection: false },
   lora: { rank: 4, alpha: 16, dropout: 0.1, targets: ['c_attn'] },
-  noiseVariance: 0.004,
-  variant: 'text',
   maxTextTokens: 48,
-  method: 'santa',
-  santa: { topL: 32, tau: 0.1, lambda: 0.3, normalizeAudio: true, padClusters: false, queryNoise: 0 },
   generation: { strategy: 'beam', beams: 4, maxNewTokens: 40, noRepeatNgram: 2, repetitionPenalty: 2 },
   batchSize: 8,
-};
+});
 
 describe('mats export RUN --out DIR', () => {
   let dir: string;
