@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { Rng, selectBackend } from '@mats/core';
-import { AdamW, applyLora, buildPrefixLmBatch, createCausalLM, generate, makeConfig, prefixLmLoss, trainStep, type Gpt2Config } from '../src/index.js';
+import { AdamW, applyLora, buildPrefixLmBatch, createCausalLM, generate, makeConfig, prefixLmLoss, readScalar, trainStep, type Gpt2Config } from '../src/index.js';
 
 interface BenchShape {
   name: 'world' | 'gpt2-small' | 'gpt2-small-mapper';
@@ -142,7 +142,12 @@ async function benchShape(shape: BenchShape, reps: number, warmup: number, backe
   const lossFns = parts.map((part) => () =>
     prefixLmLoss(model, source.forward(tf.slice(clap, [part.start, 0], [part.rows, -1])), part.batch, { training: true, rng, denominator }),
   );
-  const step = () => trainStep(lossFns, opt, { lr: 1e-4, maxGradNorm: 1 });
+  // One step and its loss (read after the step, as the trainer reads it at its log steps).
+  const step = async () => {
+    const r = await trainStep(lossFns, opt, { lr: 1e-4, maxGradNorm: 1 });
+    r.gradNorm?.dispose();
+    return readScalar(r.loss);
+  };
   const params = {
     backend,
     prefixSource: source.kind,
@@ -157,14 +162,14 @@ async function benchShape(shape: BenchShape, reps: number, warmup: number, backe
   const losses: number[] = [];
   for (let i = 0; i < warmup; i++) {
     const t0 = performance.now();
-    losses.push(step().loss);
+    losses.push(await step());
     console.error(`warm-up step ${i + 1}: ${(performance.now() - t0).toFixed(0)} ms, wasm heap ${heapMiB()} MiB`);
   }
   const samples: number[] = [];
   const tensorsBefore = tf.memory().numTensors;
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
-    losses.push(step().loss);
+    losses.push(await step());
     samples.push(performance.now() - t0);
   }
   if (tf.memory().numTensors !== tensorsBefore) console.error(`warning: ${tf.memory().numTensors - tensorsBefore} tensors leaked over ${reps} steps`);

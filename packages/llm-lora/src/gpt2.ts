@@ -221,21 +221,28 @@ export class CausalLM implements ModuleHost {
       this.blocks.forEach((block, layer) => {
         const a = layerNorm(x, block.ln1, this.config.layerNormEpsilon);
         const qkv = block.cAttn.apply(a, ctx); // [B*T, 3C]
-        // Three [B*T, C] column blocks, each to [B, H, T, D] (three 4-D transposes are much cheaper
-        // on wasm than one 5-D transpose of the whole qkv).
-        const [q0, k0, v0] = tf.split(qkv, 3, 1).map((part) => tf.transpose(tf.reshape(part, [B, T, H, D]), [0, 2, 1, 3]) as tf.Tensor4D);
-        let k = k0;
-        let v = v0;
-        if (options.cache) {
-          k = tf.concat([options.cache.keys[layer], k0], 2);
-          v = tf.concat([options.cache.values[layer], v0], 2);
+        let context: tf.Tensor2D;
+        if (!options.cache && !options.useCache) {
+          // No cache (training, scoring): attention straight on the rows (core's attentionRows).
+          const [q, k, v] = tf.split(qkv, 3, 1) as tf.Tensor2D[];
+          context = ops.attentionRows(q, k, v, B, H, { bias, scale });
+        } else {
+          // Three [B*T, C] column blocks, each to [B, H, T, D] (three 4-D transposes are much cheaper
+          // on wasm than one 5-D transpose of the whole qkv).
+          const [q0, k0, v0] = tf.split(qkv, 3, 1).map((part) => tf.transpose(tf.reshape(part, [B, T, H, D]), [0, 2, 1, 3]) as tf.Tensor4D);
+          let k = k0;
+          let v = v0;
+          if (options.cache) {
+            k = tf.concat([options.cache.keys[layer], k0], 2);
+            v = tf.concat([options.cache.values[layer], v0], 2);
+          }
+          if (options.useCache) {
+            newKeys.push(tf.keep(k));
+            newValues.push(tf.keep(v));
+          }
+          context = ops.mergeHeads(ops.attention(q0, k, v, { bias, scale })); // [B*T, C]
         }
-        if (options.useCache) {
-          newKeys.push(tf.keep(k));
-          newValues.push(tf.keep(v));
-        }
-        const attn = ops.attention(q0, k, v, { bias, scale }); // [B, H, T, D]
-        x = ops.residualAdd(x, block.cProjAttn.apply(ops.mergeHeads(attn), ctx));
+        x = ops.residualAdd(x, block.cProjAttn.apply(context, ctx));
         const m = layerNorm(x, block.ln2, this.config.layerNormEpsilon);
         x = ops.residualAdd(x, block.cProjMlp.apply(ops.geluNew(block.cFc.apply(m, ctx)), ctx));
       });
@@ -244,6 +251,44 @@ export class CausalLM implements ModuleHost {
     const result: ForwardResult = { hidden };
     if (options.useCache) result.cache = { keys: newKeys, values: newValues, length: past + T };
     return result;
+  }
+
+  /**
+   * The transformer for training: input embeddings [batch, seq, n_embd] with their attentionMask,
+   * and the positions whose final hidden state is wanted, as indices into the flattened
+   * [batch * seq] layout (the ones that predict a scored token). The last block computes its
+   * attention output and MLP for those rows only (its keys and values still come from every
+   * position). Returns the hidden states after ln_f, [outputRows.length, n_embd], in the order of
+   * `outputRows`: the values `forward` gives at those positions.
+   */
+  forwardRows(inputEmbeds: tf.Tensor3D, attentionMask: number[][], outputRows: Int32Array, options: { training?: boolean; rng?: Rng } = {}): tf.Tensor2D {
+    const { nEmbd: C, nHead: H, nPositions } = this.config;
+    const [B, T, width] = inputEmbeds.shape;
+    if (width !== C) throw new Error(`forwardRows: input embeddings have width ${width}, expected n_embd ${C}`);
+    if (T > nPositions) throw new Error(`forwardRows: sequence of ${T} positions exceeds n_positions ${nPositions}`);
+    outputRows.forEach((r, i) => {
+      if (!(r >= 0 && r < B * T)) throw new Error(`forwardRows: output row ${i} (${r}) is outside the [${B}, ${T}] batch`);
+    });
+    const scale = 1 / Math.sqrt(C / H);
+    const ctx: ForwardContext = { training: options.training ?? false, rng: options.rng };
+    return tf.tidy(() => {
+      const bias = attentionBias(B, T, 0, attentionMask);
+      let x = tf.reshape(tf.add(inputEmbeds, this.positionEmbeddings(B, T, 0)), [B * T, C]) as tf.Tensor2D;
+      this.blocks.forEach((block, layer) => {
+        const last = layer === this.blocks.length - 1;
+        const a = layerNorm(x, block.ln1, this.config.layerNormEpsilon);
+        const [q, k, v] = tf.split(block.cAttn.apply(a, ctx), 3, 1) as tf.Tensor2D[];
+        let context = ops.attentionRows(q, k, v, B, H, { bias, scale });
+        if (last) {
+          context = ops.gatherRows(context, outputRows);
+          x = ops.gatherRows(x, outputRows);
+        }
+        x = ops.residualAdd(x, block.cProjAttn.apply(context, ctx));
+        const m = layerNorm(x, block.ln2, this.config.layerNormEpsilon);
+        x = ops.residualAdd(x, block.cProjMlp.apply(ops.geluNew(block.cFc.apply(m, ctx)), ctx));
+      });
+      return layerNorm(x, this.lnF, this.config.layerNormEpsilon);
+    });
   }
 
   private positionEmbeddings(B: number, T: number, past: number, positions?: number[][]): tf.Tensor {

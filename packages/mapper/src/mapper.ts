@@ -126,9 +126,8 @@ export class TransformerMapper {
     const T = x.shape[0] / B;
     const suffix = (t: tf.Tensor2D) => (skip === 0 ? t : (tf.reshape(tf.slice(tf.reshape(t, [B, T, C]), [0, skip, 0], [B, T - skip, C]), [B * (T - skip), C]) as tf.Tensor2D));
     const normed = ops.layerNorm(x, vec(w.norm1Gamma), vec(w.norm1Beta), LAYER_NORM_EPS);
-    const heads = (t: tf.Tensor2D) => ops.splitHeads(t, B, H);
     // Heads side by side in the columns as msclap's MultiHeadAttention; scale 1 / sqrt(head width).
-    const context = ops.mergeHeads(ops.attention(heads(ops.linear(suffix(normed), mat(w.query))), heads(ops.linear(normed, mat(w.key))), heads(ops.linear(normed, mat(w.value)))));
+    const context = ops.attentionRows(ops.linear(suffix(normed), mat(w.query)), ops.linear(normed, mat(w.key)), ops.linear(normed, mat(w.value)), B, H);
     const attended = ops.residualAdd(suffix(x), ops.linear(context, mat(w.project), vec(w.projectBias)));
     const hidden = ops.linear(ops.layerNorm(attended, vec(w.norm2Gamma), vec(w.norm2Beta), LAYER_NORM_EPS), mat(w.fc1), vec(w.fc1Bias), { relu: true });
     return ops.residualAdd(attended, ops.linear(hidden, mat(w.fc2), vec(w.fc2Bias)));
