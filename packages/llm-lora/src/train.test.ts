@@ -198,6 +198,7 @@ describe('training mapper stand-in + LoRA on a frozen LLM', () => {
 
   for (const state of ['host', 'tensors'] as const) it(`a frozen model holds its weights once: a training step with micro-batches leaves no tensor behind (no cached transposes; ${state} route)`, async () => {
     const model = loadCausalLM(join(fixtures, 'gpt2-tiny'));
+    model.transposeCacheMaxBytes = 0; // the large-model route: no kept transposes
     const lora = applyLora(model, { dropout: 0.1 }, new Rng(9));
     const prefix = tf.variable(tf.randomNormal([2, 3, 32], 0, 0.5, 'float32', 4), true);
     const opt = new AdamW([prefix, ...lora.variables()], { state });
@@ -219,6 +220,36 @@ describe('training mapper stand-in + LoRA on a frozen LLM', () => {
     opt.dispose();
     tf.dispose([prefix, ...lora.variables()]);
     model.dispose();
+  });
+
+  it('the kept transposes of a small frozen model give the same step as transposes made in the backward pass, and are made once', async () => {
+    const run = async (cacheBytes: number) => {
+      const model = loadCausalLM(join(fixtures, 'gpt2-tiny'));
+      model.transposeCacheMaxBytes = cacheBytes;
+      const lora = applyLora(model, { dropout: 0 }, new Rng(9));
+      const prefix = tf.variable(tf.randomNormal([2, 3, 32], 0, 0.5, 'float32', 4), true);
+      const opt = new AdamW([prefix, ...lora.variables()]);
+      const batch = buildPrefixLmBatch(ref.examples, 3, model.config.eosTokenId, 0);
+      const before = tf.memory().numTensors;
+      const counts: number[] = [];
+      for (let s = 0; s < 3; s++) {
+        const r = await trainStep(() => prefixLmLoss(model, prefix, batch, { training: true }), opt, { lr: 1e-2, maxGradNorm: 1 });
+        tf.dispose([r.loss, r.gradNorm!]);
+        counts.push(tf.memory().numTensors - before);
+      }
+      const values = [prefix.dataSync().slice(), ...lora.variables().map((v) => v.dataSync().slice())];
+      opt.dispose();
+      prefix.dispose();
+      model.dispose();
+      return { values, counts };
+    };
+    const made = await run(0);
+    const kept = await run(Number.MAX_SAFE_INTEGER);
+    kept.values.forEach((v, i) => expect(Array.from(v)).toEqual(Array.from(made.values[i])));
+    // The kept transposes (3 layers x 4 projections) exist after the first step and are not remade.
+    expect(made.counts).toEqual([0, 0, 0]);
+    expect(kept.counts[0]).toBe(12);
+    expect(new Set(kept.counts).size).toBe(1);
   });
 
   it('full-parameter pretraining (one-hot embeddings, no gather gradient) learns a tiny corpus', async () => {

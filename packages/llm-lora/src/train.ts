@@ -156,19 +156,12 @@ export class AdamW {
   private async updateHost(grads: Float32Array[], lr: number, gradScale: number): Promise<void> {
     this.stepCount++;
     const { stepSize, sqrtBc2, decay } = this.factors(lr);
-    const { beta1: b1, beta2: b2, eps } = this;
+    const copy = tf.getBackend() === 'cpu'; // the cpu backend's data() is the tensor's own storage
     for (let i = 0; i < this.variables.length; i++) {
       const p = this.variables[i];
-      const g = grads[i];
-      const w = new Float32Array((await p.data()) as Float32Array);
-      const m = this.hostM[i];
-      const v = this.hostV[i];
-      for (let j = 0; j < w.length; j++) {
-        const gj = g[j] * gradScale;
-        const mj = (m[j] = b1 * m[j] + (1 - b1) * gj);
-        const vj = (v[j] = b2 * v[j] + (1 - b2) * gj * gj);
-        w[j] = w[j] * decay - (stepSize * mj) / (Math.sqrt(vj) / sqrtBc2 + eps);
-      }
+      const data = (await p.data()) as Float32Array;
+      const w = copy ? new Float32Array(data) : data;
+      adamwLoop(w, grads[i], this.hostM[i], this.hostV[i], gradScale, this.beta1, this.beta2, this.eps, stepSize, sqrtBc2, decay);
       const next = tf.tensor(w, p.shape, 'float32');
       p.assign(next);
       next.dispose();
@@ -205,6 +198,23 @@ export class AdamW {
     tf.dispose([this.flatM, this.flatV].filter((t): t is tf.Tensor1D => t !== null));
     this.flatM = null;
     this.flatV = null;
+  }
+}
+
+/**
+ * AdamW on one variable in place (w, m, v), float64 arithmetic in torch's order, float32 storage.
+ * A plain function (not inside the async update) so that V8 optimises the loop on its own.
+ */
+function adamwLoop(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, gradScale: number, b1: number, b2: number, eps: number, stepSize: number, sqrtBc2: number, decay: number): void {
+  const c1 = 1 - b1;
+  const c2 = 1 - b2;
+  for (let j = 0; j < w.length; j++) {
+    const gj = g[j] * gradScale;
+    const mj = b1 * m[j] + c1 * gj;
+    const vj = b2 * v[j] + c2 * gj * gj;
+    m[j] = mj;
+    v[j] = vj;
+    w[j] = w[j] * decay - (stepSize * mj) / (Math.sqrt(vj) / sqrtBc2 + eps);
   }
 }
 

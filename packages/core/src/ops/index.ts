@@ -8,5 +8,5 @@ export { type LinearOptions, linear, linearConstantInput, loraLinear, residualAd
 export { type LayerNormOptions, layerNorm } from './norm.js';
 export { type AttentionOptions, attention, attentionRows, splitHeads, mergeHeads } from './attention.js';
 export { geluNew } from './activation.js';
-export { gatherRows } from './rows.js';
+export { gatherRows, packRows, unpackRows } from './rows.js';
 export { type TiedHeadOptions, weightedCrossEntropy, tiedHeadLogits, tiedHeadCrossEntropy } from './loss.js';
