@@ -339,7 +339,7 @@ export class Trainer {
       this.runDir,
       this.step,
       async (dir) => {
-        this.model.mapper.save(join(dir, RUN_FILES.mapper));
+        await this.model.mapper.saveAsync(join(dir, RUN_FILES.mapper));
         await saveLora(this.model.adapter, dir);
         await writeOptimizer(join(dir, 'optimizer.safetensors'), this.optimizer);
         const state: CheckpointState = { step: this.step, rng: { noise: this.noiseRng.getState(), dropout: this.dropoutRng.getState() }, ...this.batches.getState(), lossWindow: this.lossWindow };

@@ -196,8 +196,23 @@ export class TransformerMapper {
   /** Writes a safetensors file with PyTorch names (and the options in the metadata). */
   save(file: string, names: WeightNames = {}): void {
     this.assertAlive();
+    this.writeFile(file, names, mapWeights(this.vars, (v) => v.dataSync() as Float32Array));
+  }
+
+  /**
+   * `save` with asynchronous reads: the same file, on every backend (webgpu has no synchronous
+   * read in Node). The trainer's checkpoints use it.
+   */
+  async saveAsync(file: string, names: WeightNames = {}): Promise<void> {
+    this.assertAlive();
+    const flat = flattenWeights(this.vars);
+    const data = await Promise.all(flat.map((e) => e.value.data() as Promise<Float32Array>));
+    const byVariable = new Map(flat.map((e, i) => [e.value, data[i]]));
+    this.writeFile(file, names, mapWeights(this.vars, (v) => byVariable.get(v)!));
+  }
+
+  private writeFile(file: string, names: WeightNames, host: MapperWeights<Float32Array>): void {
     const { prefix, projectionPrefix } = resolveNames(names);
-    const host = mapWeights(this.vars, (v) => v.dataSync() as Float32Array);
     const specs = pytorchTensorSpecs(this.config);
     const tensors = new Map<string, TensorToWrite>();
     const named = toPytorch(this.config, host);
