@@ -74,6 +74,18 @@ describe('trainer resume', () => {
     expect(readFileSync(join(resumed.runDir, 'santa.safetensors'))).toEqual(readFileSync(join(full.runDir, 'santa.safetensors')));
   }, 300_000);
 
+  it('a diverged run stops at the next loss read (a log step), naming the first step with a non-finite loss', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mats-resume-'));
+    const texts = makeData(dir);
+    const quiet = { pictures: false, progress: 'silent' as const, log: () => {} };
+    // lr 1e30 with no warm-up and no clipping blows the weights up within a step or two.
+    const config = tinyConfig(dir, 'diverge', { 'train.lr': '1e30', 'train.warmupSteps': '0', 'train.gradClip': '0', 'train.logEvery': '4', 'train.validateEvery': '0' });
+    const error = await train(config, { ...quiet, components: { clap: standInClap(), llm: standInLlm(texts) } }).then(() => null, (e: Error) => e);
+    expect(error?.message).toMatch(/^training diverged: loss (NaN|-?Infinity) at step [1-4] \(lower train.lr\?\)$/);
+    // Nothing was logged: the read happens at step 4, the first log step.
+    expect(readMetrics(join(dir, 'runs', 'diverge'))).toEqual([]);
+  }, 300_000);
+
   it('resuming a finished run keeps its final and validation loss (from the metrics), and writes no second run', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mats-resume-'));
     const texts = makeData(dir);
