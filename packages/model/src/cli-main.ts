@@ -12,7 +12,7 @@ import { type BackendName, parseBackendName } from '@mats/core';
 import { TRANSFER_METHODS, type TransferMethod } from '@mats/santa';
 import { matchPredictionsToLabels } from '@mats/bench';
 import { captionInstruction, classificationInstruction } from '@mats/datasets';
-import { type AnswerOptions, type AskItem, MatsModel } from './model.js';
+import { type AnswerOptions, type AskItem, type LoadedMatsModel, MatsModel } from './model.js';
 import { exportCommand } from './onnx/export-cli.js';
 
 export const USAGE = `usage:
@@ -90,7 +90,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     (command === undefined && !v.help ? err : out)(`${USAGE}\n`);
     return command === undefined && !v.help ? 2 : 0;
   }
-  let model: MatsModel | null = null;
+  let model: LoadedMatsModel | null = null;
   try {
     if (!['ask', 'caption', 'classify'].includes(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     if (!run) throw new UsageError(`${command}: the run folder is missing`);
