@@ -22,7 +22,8 @@ export const USAGE = `usage:
                                                   with --labels (a JSON list of label strings) the best
                                                   label by CLAP text matching is printed too
   mats export   RUN --out DIR [--overwrite]       ONNX export for onnxruntime (mats export --help)
-RUN is a run folder written by the trainer (e.g. runs/world, runs/latest).
+RUN is a run folder written by the trainer (e.g. runs/world, runs/latest), or an export folder
+(mats export), which answers on onnxruntime-node.
 options:
   --method santa|noise-only|memory-only|no-kmeans|no-audio   modal transfer (default: the run's)
   --strategy greedy|beam  --beams N  --max-new-tokens N      decoding (default: the run's)

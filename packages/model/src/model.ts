@@ -47,9 +47,9 @@ import {
 } from './answering.js';
 import { ExportedMatsModel } from './onnx/exported-model.js';
 import { isExportFolder } from './onnx/runtime.js';
+import { MODEL_FILE, RUN_FILES, resolveComponent, storeComponent } from './files.js';
 
 export { type Answer, type AnswerOptions, type AskItem, type AudioInput, type InferenceSpec, type LoadOptions, MatsItemsError } from './answering.js';
-import { MODEL_FILE, RUN_FILES, resolveComponent, storeComponent } from './files.js';
 
 /** One training example: the CLAP input row and the tokenised instruction + answer. */
 export interface TrainingBatch {

@@ -12,6 +12,7 @@ import { MatsItemsError } from '../answering.js';
 import { worldModelSpec } from '../config.js';
 import { MatsModel } from '../model.js';
 import { pipeline } from '../pipeline.js';
+import { runCli } from '../cli-main.js';
 import { exportRun } from './export-run.js';
 import { ExportedMatsModel, ExportedModelError } from './exported-model.js';
 
@@ -132,19 +133,23 @@ describe('MatsModel.load of an export folder (ExportedMatsModel on onnxruntime-n
     expect((err as MatsItemsError).failed.map((f) => f.index)).toEqual([1, 2, 3]);
   });
 
-  it('pipelines open the export folder (question answering, classification with labels through the ONNX text encoder)', async () => {
+  it('pipelines and `mats ask` open the export folder (question answering, classification with labels through the ONNX text encoder)', async () => {
+    const [want] = await tfjsModel.answer([items[0]]);
     const ask = await pipeline('audio-question-answering', exportDir, { intraOpThreads: 1 });
     expect(ask.model.engine).toBe('onnx');
-    expect(await ask(items[0].audio, items[0].instruction)).toEqual({ answer: (await tfjsModel.answer([items[0]]))[0] });
+    expect(await ask(items[0].audio, items[0].instruction)).toEqual({ answer: want });
     await ask.dispose();
+    let out = '';
+    expect(await runCli(['ask', exportDir, items[0].audio, items[0].instruction], (s) => (out += s), () => {})).toBe(0);
+    expect(out).toBe(`${want}\n`);
     const classify = await pipeline('audio-classification', onnxModel);
     const ref = await pipeline('audio-classification', tfjsModel);
     const labels = ['dog bark', 'bell', 'siren'];
     const got = await classify(items[0].audio, { labels });
-    const want = await ref(items[0].audio, { labels });
-    expect(got.answer).toBe(want.answer);
-    expect(got.labels!.map((l) => l.label)).toEqual(want.labels!.map((l) => l.label));
-    expect(maxAbsDiff(got.labels!.map((l) => l.score), want.labels!.map((l) => l.score))).toBeLessThan(1e-4);
+    const ranked = await ref(items[0].audio, { labels });
+    expect(got.answer).toBe(ranked.answer);
+    expect(got.labels!.map((l) => l.label)).toEqual(ranked.labels!.map((l) => l.label));
+    expect(maxAbsDiff(got.labels!.map((l) => l.score), ranked.labels!.map((l) => l.score))).toBeLessThan(1e-4);
   });
 
   it('what needs the tfjs model throws ExportedModelError naming the folder and the run it came from', async () => {
