@@ -85,7 +85,7 @@ export function checkMethod(method: TransferMethod, field: string): TransferMeth
 }
 
 /** Eq. 3 before the mapper: modal transfer of raw CLAP audio embeddings with the spec's Santa settings. */
-export function transferEmbeddings(spec: InferenceSpec, memory: SantaMemory, embeddings: Embeddings, method: TransferMethod, rng?: Rng): Embeddings {
+export function santaTransfer(spec: InferenceSpec, memory: SantaMemory, embeddings: Embeddings, method: TransferMethod, rng?: Rng): Embeddings {
   const s = spec.santa;
   return transfer(method, embeddings, memory, {
     topL: s.topL,

@@ -43,7 +43,7 @@ import {
   checkMethod,
   embedAudioInputs,
   firstLine,
-  transferEmbeddings,
+  santaTransfer,
 } from './answering.js';
 import { ExportedMatsModel } from './onnx/exported-model.js';
 import { isExportFolder } from './onnx/runtime.js';
@@ -186,7 +186,7 @@ export class MatsModel {
    */
   prefixes(embeddings: Embeddings, options: { method?: TransferMethod; rng?: Rng } = {}): tf.Tensor3D {
     const method = checkMethod(options.method ?? this.spec.method, 'prefixes: method');
-    return this.mapPrefix(l2Normalize(transferEmbeddings(this.spec, this.memory, embeddings, method, options.rng)));
+    return this.mapPrefix(l2Normalize(santaTransfer(this.spec, this.memory, embeddings, method, options.rng)));
   }
 
   /** The mapper on L2-normalised rows, as a tensor [rows, P, n_embd]. */

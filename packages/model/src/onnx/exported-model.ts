@@ -23,7 +23,7 @@ import {
   askItems,
   checkMethod,
   embedAudioInputs,
-  transferEmbeddings,
+  santaTransfer,
 } from '../answering.js';
 import type { ExportManifest } from './manifest.js';
 import { type ExportedModel, loadExported, readManifest } from './runtime.js';
@@ -132,7 +132,7 @@ export class ExportedMatsModel {
     const method = checkMethod(options.method ?? this.spec.method, 'prefixes: method');
     const memory = this.exported.memory;
     let z: Embeddings;
-    if (memory) z = transferEmbeddings(this.spec, memory, embeddings, method, options.rng);
+    if (memory) z = santaTransfer(this.spec, memory, embeddings, method, options.rng);
     else if (method === 'noise-only') z = l2Normalize(embeddings);
     else throw new Error(`${this.dir}: method "${method}" needs Santa's memory, which the export does not have (manifest field "santa" is null); use method noise-only`);
     return this.exported.mapper.forward(z);
