@@ -185,8 +185,16 @@ export class MatsModel {
    * Returns a tensor [rows, prefixLength, n_embd] that the caller disposes.
    */
   prefixes(embeddings: Embeddings, options: { method?: TransferMethod; rng?: Rng } = {}): tf.Tensor3D {
-    const method = checkMethod(options.method ?? this.spec.method, 'prefixes: method');
-    return this.mapPrefix(l2Normalize(santaTransfer(this.spec, this.memory, embeddings, method, options.rng)));
+    return this.mapPrefix(this.transferEmbeddings(embeddings, options));
+  }
+
+  /**
+   * Eq. 3 alone: CLAP audio embeddings after the modal transfer of `method` (Santa by default),
+   * L2-normalised - the rows the mapper turns into prefixes.
+   */
+  transferEmbeddings(embeddings: Embeddings, options: { method?: TransferMethod; rng?: Rng } = {}): Embeddings {
+    const method = checkMethod(options.method ?? this.spec.method, 'transferEmbeddings: method');
+    return l2Normalize(santaTransfer(this.spec, this.memory, embeddings, method, options.rng));
   }
 
   /** The mapper on L2-normalised rows, as a tensor [rows, P, n_embd]. */

@@ -89,6 +89,7 @@ describe('MatsModel.load of an export folder (ExportedMatsModel on onnxruntime-n
     emb.vectors.forEach((v, r) => e.data.set(v!, r * dim));
     expect(maxAbsDiff(got.vectors.flatMap((v) => [...v!]), emb.vectors.flatMap((v) => [...v!]))).toBeLessThan(1e-4);
     for (const method of ['santa', 'memory-only', 'noise-only'] as const) {
+      expect(maxAbsDiff(onnxModel.transferEmbeddings(e, { method }).data, tfjsModel.transferEmbeddings(e, { method }).data)).toBe(0);
       const want = tfjsModel.prefixes(e, { method });
       const mine = await onnxModel.prefixes(e, { method });
       expect(mine.shape).toEqual(want.shape);
@@ -155,6 +156,7 @@ describe('MatsModel.load of an export folder (ExportedMatsModel on onnxruntime-n
   it('what needs the tfjs model throws ExportedModelError naming the folder and the run it came from', async () => {
     expect(() => onnxModel.trainingLoss()).toThrow(ExportedModelError);
     expect(() => onnxModel.trainingLoss()).toThrow(/trainingLoss is not available on an ONNX export .*open the run folder it was exported from \(.*run\)/);
+    expect(() => onnxModel.encodeExample({ instruction: 'a', answer: 'b' })).toThrow(/encodeExample \(training examples\) is not available/);
     expect(() => onnxModel.trainableVariables).toThrow(/training \(trainableVariables\) is not available on an ONNX export/);
     await expect(onnxModel.save(join(dir, 'saved'))).rejects.toThrow(/export: save is not available on an ONNX export/);
     await expect(MatsModel.load(exportDir, { llmDir: TINY_WORLD_LM_DIR })).rejects.toThrow(/llmDir does not apply to an ONNX export/);

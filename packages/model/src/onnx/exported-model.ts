@@ -129,13 +129,19 @@ export class ExportedMatsModel {
    * ONNX Runtime. Returns host data [rows, prefixLength, n_embd] (the tfjs model returns a tensor).
    */
   async prefixes(embeddings: Embeddings, options: { method?: TransferMethod; rng?: Rng } = {}): Promise<{ data: Float32Array; shape: [number, number, number] }> {
-    const method = checkMethod(options.method ?? this.spec.method, 'prefixes: method');
+    return this.exported.mapper.forward(this.transferEmbeddings(embeddings, options));
+  }
+
+  /**
+   * Eq. 3 alone (as MatsModel.transferEmbeddings): CLAP audio embeddings after the modal transfer
+   * of `method`, L2-normalised - the rows the mapper turns into prefixes.
+   */
+  transferEmbeddings(embeddings: Embeddings, options: { method?: TransferMethod; rng?: Rng } = {}): Embeddings {
+    const method = checkMethod(options.method ?? this.spec.method, 'transferEmbeddings: method');
     const memory = this.exported.memory;
-    let z: Embeddings;
-    if (memory) z = santaTransfer(this.spec, memory, embeddings, method, options.rng);
-    else if (method === 'noise-only') z = l2Normalize(embeddings);
-    else throw new Error(`${this.dir}: method "${method}" needs Santa's memory, which the export does not have (manifest field "santa" is null); use method noise-only`);
-    return this.exported.mapper.forward(z);
+    if (memory) return l2Normalize(santaTransfer(this.spec, memory, embeddings, method, options.rng));
+    if (method === 'noise-only') return l2Normalize(embeddings);
+    throw new Error(`${this.dir}: method "${method}" needs Santa's memory, which the export does not have (manifest field "santa" is null); use method noise-only`);
   }
 
   /** Transfer, mapper and batched generation for embedded rows (the answering loop's engine step). */
@@ -167,6 +173,11 @@ export class ExportedMatsModel {
   /** Not available: the export's LoRA adapter is merged into decoder.onnx. */
   get adapter(): never {
     throw new ExportedModelError(this.dir, 'the LoRA adapter', this.manifest.sourceRun);
+  }
+
+  /** Not available: training examples are for the tfjs model's trainingLoss. */
+  encodeExample(_record: { instruction: string; answer: string }, _name?: string): never {
+    throw new ExportedModelError(this.dir, 'encodeExample (training examples)', this.manifest.sourceRun);
   }
 
   /** Not available: the training loss needs the tfjs model. */
