@@ -135,13 +135,12 @@ async function benchShape(shape: Shape, batches: number[], work: Work, backend: 
     const newTokens = large ? work.largeNewTokens : work.newTokens;
     const reps = large ? work.largeReps : work.reps;
     const params = { batch, prefixTokens: PREFIX, promptTokens: PROMPT, newTokens, repetitions: reps, llm: shape.llm, weights: 'random', lora: 'merged (none)' };
-    // One short warm-up of each engine per shape (prefill + 1 step at the first batch size), then the
-    // repetitions interleaved (tfjs, ONNX 1 thread, ONNX 2 threads, tfjs, ...), so that a change of
-    // machine load hits every engine alike.
-    if (batch === batches[0]) {
-      await tfjsGreedy(model, prefix, prompts, 2);
-      for (const dec of decoders.values()) await onnxGreedy(dec, prefix, prompts, 2);
-    }
+    // One short warm-up of each engine at each batch size (prefill + 1 step: without it the first
+    // tfjs repetition at batch 32 ran at a third of the later ones), then the repetitions
+    // interleaved (tfjs, ONNX 1 thread, ONNX 2 threads, tfjs, ...), so that a change of machine load
+    // hits every engine alike.
+    await tfjsGreedy(model, prefix, prompts, 2);
+    for (const dec of decoders.values()) await onnxGreedy(dec, prefix, prompts, 2);
     let tfjsIds: number[][] = [];
     const tfjsSamples: number[] = [];
     const onnxSamples = new Map<number, number[]>([...decoders.keys()].map((t) => [t, []]));
