@@ -119,7 +119,7 @@ export class MatsModel {
     private readonly ownsClap: boolean,
   ) {
     if (mapper.config.clapDim !== clap.dim) throw new Error(`the mapper expects ${mapper.config.clapDim}-d CLAP embeddings but the CLAP model gives ${clap.dim}-d`);
-    if (mapper.config.outDim !== llm.config.nEmbd) throw new Error(`the mapper gives ${mapper.config.outDim}-wide prefixes but the LLM's n_embd is ${llm.config.nEmbd}`);
+    checkMapperFitsLlm(mapper, llm);
     if (memory.memory.dim !== clap.dim) throw new Error(`the Santa memory holds ${memory.memory.dim}-d embeddings but the CLAP model gives ${clap.dim}-d`);
   }
 
@@ -146,6 +146,8 @@ export class MatsModel {
     const llm = openLlm(spec, dir);
     let clap: ClapEncoder | undefined;
     try {
+      // Before the adapter: an LLM of another width would fail there with a tensor shape, not the cause.
+      checkMapperFitsLlm(mapper, llm);
       mergeLora(llm, loadLora(llm, dir));
       clap = options.clap ?? (await openClap(spec, dir));
       return new MatsModel(spec, clap, llm, llm.tokenizer!, mapper, memory, { merged: adapterFiles }, options.clap === undefined);
@@ -418,6 +420,10 @@ export class MatsItemsError extends Error {
     super(`${failed.length} of ${answers.length} item(s) could not be answered:\n  ${failed.slice(0, 10).map((f) => `item ${f.index}: ${f.error}`).join('\n  ')}${failed.length > 10 ? '\n  ...' : ''}`);
     this.name = 'MatsItemsError';
   }
+}
+
+function checkMapperFitsLlm(mapper: TransformerMapper, llm: CausalLM): void {
+  if (mapper.config.outDim !== llm.config.nEmbd) throw new Error(`the mapper gives ${mapper.config.outDim}-wide prefixes but the LLM's n_embd is ${llm.config.nEmbd}`);
 }
 
 function firstLine(err: unknown): string {
