@@ -2,7 +2,7 @@
 // errors"): an empty text names its file and line, a mapper that cannot feed the LLM is refused
 // before any embedding, and a NaN embedding of a validation-only text stops the embedding stage
 // (not the first validation, steps later).
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -64,5 +64,23 @@ describe('training input errors', () => {
     );
     // Stopped before training: no checkpoint and no metrics line were written.
     expect(existsSync(join(dir, 'runs', 'nanval', 'checkpoints', 'latest.json'))).toBe(false);
+  });
+
+  it('a text-only run whose records name missing clips finishes: Figure 3 skips them, runs/latest is updated, --resume works', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mats-missing-clips-'));
+    const texts = makeData(dir);
+    const file = join(dir, 'train.jsonl');
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l, i) => JSON.stringify({ ...JSON.parse(l), audio: `clips/missing-${i}.wav` }));
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const config = tinyConfig(dir, 'missing', 2);
+    const verbose = { progress: 'silent' as const, log: () => {} };
+    const first = await train(config, { ...verbose, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    expect(first.step).toBe(2);
+    const summary = JSON.parse(readFileSync(join(first.runDir, 'train-summary.json'), 'utf8'));
+    expect(summary.pictures.skippedClips.length).toBeGreaterThan(0);
+    for (const c of summary.pictures.skippedClips) expect(c.reason).toContain(`${c.audio}: cannot read audio file (ENOENT)`);
+    expect(realpathSync(join(dir, 'runs', 'latest'))).toBe(realpathSync(first.runDir));
+    const again = await train(config, { ...verbose, resume: true, components: { clap: standInClap(), llm: standInLlm(texts) } });
+    expect(again.step).toBe(2);
   });
 });
