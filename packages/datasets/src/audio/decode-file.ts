@@ -54,27 +54,26 @@ export async function openAudioFile(path: string, options: OpenAudioOptions = {}
   } catch (err) {
     throw fileError(path, err);
   }
+  let head: Uint8Array;
+  let size: number;
   try {
-    const size = fstatSync(fd).size;
-    const head = readBytes(fd, path, 0, Math.min(size, 64));
-    const container = sniffAudioContainer(head);
-    if (container === 'wav') return openWav(fd, path, size);
-    closeSync(fd);
-    if (container === null) {
-      const hex = Array.from(head.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
-      throw new Error(`${path}: not a recognised audio file (expected WAV, FLAC, MP3 or OGG; ${size} bytes starting ${hex || '(empty)'})`);
-    }
-    // An Ogg file carries Opus or Vorbis: the first page names its codec.
-    const codec = container === 'ogg' ? (String.fromCharCode(...head).includes('OpusHead') ? 'opus' : 'oga') : container;
-    return await openCompressed(path, container, codec, options.keepFrames ?? DEFAULT_KEEP_FRAMES);
+    size = fstatSync(fd).size;
+    head = readBytes(fd, path, 0, Math.min(size, 64));
+    if (sniffAudioContainer(head) === 'wav') return openWav(fd, path, size);
   } catch (err) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
+    closeSync(fd);
     throw err;
   }
+  // A compressed file is read as a stream of its own.
+  closeSync(fd);
+  const container = sniffAudioContainer(head);
+  if (container === null) {
+    const hex = Array.from(head.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
+    throw new Error(`${path}: not a recognised audio file (expected WAV, FLAC, MP3 or OGG; ${size} bytes starting ${hex || '(empty)'})`);
+  }
+  // An Ogg file carries Opus or Vorbis: the first page names its codec.
+  const codec = container === 'ogg' ? (String.fromCharCode(...head).includes('OpusHead') ? 'opus' : 'oga') : container;
+  return openCompressed(path, container, codec, options.keepFrames ?? DEFAULT_KEEP_FRAMES);
 }
 
 /** Reads and decodes a whole audio file (WAV / FLAC / MP3 / OGG). Errors name the path. */
