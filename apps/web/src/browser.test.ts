@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { decodeAudioFile, decodeWav, downmixMean, encodeWav, resample, type MmauItem } from '@mats/datasets';
+import { Graph } from '@mats/model';
 import { makeExport, makeWorld, nodeAnswers, nodeAnswersForClips, testPrompts } from './test-fixture.js';
 
 const CHROMIUM = process.env.MATS_CHROMIUM ?? '/usr/bin/chromium';
@@ -128,6 +129,8 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
   /** A second Chromium with --enable-unsafe-webgpu, and the adapter it gives (null: none). */
   let gpuContext: BrowserContext;
   let adapter: string | null = null;
+  /** The adapter the first Chromium gives (expected: none, there is no --enable-unsafe-webgpu). */
+  let mainAdapter: string | null = null;
   let micWav: string;
   let items: { audio: string; prompt: string }[];
   let expected: Promise<{ ids: number[]; text: string }[]> | null = null;
@@ -154,13 +157,9 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     // A fake capture device fed by the WAV; no fake permission UI: the tests grant or withhold the permission.
     context = await launch(['--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${micWav}`]);
     gpuContext = await launch(['--enable-unsafe-webgpu']);
-    const probe = await gpuContext.newPage();
-    await probe.goto(`${origin}?engine=wasm`);
-    adapter = await probe.evaluate(async () => {
-      const a = await (navigator as unknown as { gpu?: { requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string } } | null> } }).gpu?.requestAdapter();
-      return a ? `${a.info?.vendor ?? '?'} ${a.info?.architecture ?? '?'}` : null;
-    });
-    await probe.close();
+    mainAdapter = await webGpuAdapter(context);
+    if (mainAdapter) console.warn(`this Chromium offers a WebGPU adapter (${mainAdapter}) without --enable-unsafe-webgpu: the no-adapter checks are skipped`);
+    adapter = await webGpuAdapter(gpuContext);
     if (!adapter) console.warn('WebGPU tests skipped: this Chromium gives no WebGPU adapter even with --enable-unsafe-webgpu (no SwiftShader / Vulkan in this build?)');
   });
 
@@ -171,6 +170,18 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  /** The WebGPU adapter a context's pages get ("vendor architecture"), or null. */
+  async function webGpuAdapter(ctx: BrowserContext): Promise<string | null> {
+    const page = await ctx.newPage();
+    await page.goto(`${origin}?engine=wasm`);
+    const found = await page.evaluate(async () => {
+      const a = await (navigator as unknown as { gpu?: { requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string } } | null> } }).gpu?.requestAdapter();
+      return a ? `${a.info?.vendor ?? '?'} ${a.info?.architecture ?? '?'}` : null;
+    });
+    await page.close();
+    return found;
+  }
+
   async function open(query = ''): Promise<Page> {
     const page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -180,13 +191,14 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
 
   it('answers three world clips with exactly the Node ONNX path tokens, streaming into the page', async () => {
     const want = await nodeExpected();
-    const page = await open();
+    // The default page (auto); pinned to WebAssembly should this Chromium ever give an adapter here.
+    const page = await open(mainAdapter ? '?engine=wasm' : '');
     await page.waitForSelector('body[data-ready="true"]', { timeout: 240_000 });
     const errorBox = await page.locator('#error').textContent();
     expect(await page.locator('#error').isHidden(), `page error: ${errorBox}`).toBe(true);
     // No WebGPU adapter in this Chromium (no --enable-unsafe-webgpu): auto says so and uses WebAssembly.
-    expect(await page.locator('body').getAttribute('data-engine')).toBe('wasm');
-    expect(await page.locator('#engine').textContent()).toMatch(/^Engine: WebAssembly: WebGPU not used, navigator\.gpu offers no adapter/);
+    expect(await page.locator('body').getAttribute('data-engine'), `engine: ${await page.locator('#engine').textContent()}`).toBe('wasm');
+    if (!mainAdapter) expect(await page.locator('#engine').textContent()).toMatch(/^Engine: WebAssembly: WebGPU not used, navigator\.gpu offers no adapter/);
     expect(await page.locator('#notice').isHidden()).toBe(true);
     const options = await page.locator('#clip option').evaluateAll((els) => els.map((e) => e.textContent ?? ''));
     for (const [i, item] of items.entries()) {
@@ -257,7 +269,23 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await page.close();
   });
 
-  it('engine=webgpu in a browser without a WebGPU adapter: a lasting notice, then WebAssembly', async () => {
+  it('a graph of the export with an unsupported opset (a user replaced it): the page names the file and the range', async () => {
+    rmSync(join(dir, 'opset'), { recursive: true, force: true });
+    cpSync(exportDir, join(dir, 'opset'), { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(dir, 'opset', 'config.json'), 'utf8'));
+    const g = new Graph('user');
+    g.output(g.op('Relu', [g.input('clap_embedding', 'float32', ['batch', manifest.mapper.clapDim])]), 'prefix', 'float32', ['batch', manifest.mapper.prefixLength, manifest.mapper.outDim]);
+    writeFileSync(join(dir, 'opset', manifest.files.mapper), g.toBytes({ opset: 21 }));
+    const page = await open('?export=bad/opset/');
+    await expect
+      .poll(() => page.locator('#error').textContent(), { timeout: 120_000 })
+      .toMatch(new RegExp(`bad/opset/${manifest.files.mapper}: opset 21 of ai\\.onnx is not supported \\(expected \\d+\\.\\.\\d+`));
+    expect(await page.locator('#status').textContent()).toBe('Could not load the exported model.');
+    await page.close();
+  });
+
+  it('engine=webgpu in a browser without a WebGPU adapter: a lasting notice, then WebAssembly', async (ctx) => {
+    if (mainAdapter) ctx.skip();
     const page = await open('?engine=webgpu');
     await expect.poll(() => page.locator('#notice').textContent()).toMatch(/^WebAssembly: WebGPU was asked for \(engine=webgpu\) but navigator\.gpu offers no adapter .*; using WebAssembly\.$/);
     expect(await page.locator('body').getAttribute('data-engine')).toBe('wasm');
@@ -306,9 +334,11 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     const file = decodeWav(new Uint8Array(readFileSync(micWav)), micWav);
     const source = recorded.sampleRate === file.sampleRate ? file.channels[0] : resample(file.channels[0], file.sampleRate, recorded.sampleRate);
     const samples = recorded.channels[0];
+    // One processor buffer (the page records in 4096-frame buffers: each is contiguous even if the
+    // busy machine made the capture skip between two), the loudest after the first.
     const win = 4096;
-    let start = Math.floor(samples.length / 4);
-    for (let s = start, best = -1; s + win <= samples.length; s += win) {
+    let start = win;
+    for (let s = win, best = -1; s + win <= samples.length; s += win) {
       let e = 0;
       for (let i = s; i < s + win; i++) e += samples[i] ** 2;
       if (e > best) [best, start] = [e, s];
@@ -321,6 +351,8 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     const [want] = await nodeAnswersForClips(exportDir, [{ clip: recorded, prompt: items[0].prompt }]);
     expect(got.ids).toEqual(want.ids);
     expect(got.text).toBe(want.text || '(empty answer)');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'answer-microphone.png'), fullPage: true });
     await page.close();
   });
 
