@@ -369,6 +369,24 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     await page.close();
   });
 
+  it('engine=webgpu where WebGPU cannot start (requestDevice fails): a lasting notice, then the WebAssembly answer', async (ctx) => {
+    if (!adapter) ctx.skip();
+    const want = await nodeExpected();
+    const page = await gpuContext.newPage();
+    await page.addInitScript(() => {
+      const w = window as unknown as { GPUAdapter?: { prototype: { requestDevice: () => Promise<unknown> } } };
+      if (w.GPUAdapter) w.GPUAdapter.prototype.requestDevice = () => Promise.reject(new Error('emulated: no device for this test'));
+    });
+    await page.goto(`${origin}?engine=webgpu`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 240_000 });
+    expect(await page.locator('#notice').textContent()).toMatch(/^WebGPU could not run the model, using WebAssembly instead: .*emulated: no device for this test/);
+    expect(await page.locator('body').getAttribute('data-engine')).toBe('wasm');
+    expect(await page.locator('#engine').textContent()).toMatch(/^Engine: WebAssembly \(WebGPU failed, see the message above\)/);
+    const got = await askCurrent(page, items[0].prompt);
+    expect(got.ids).toEqual(want[0].ids);
+    await page.close();
+  });
+
   it('engine=webgpu answers the three world clips with the WebAssembly / Node tokens, and the GPU does the work', async (ctx) => {
     if (!adapter) ctx.skip();
     const want = await nodeExpected();

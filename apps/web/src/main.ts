@@ -9,7 +9,7 @@ import { Rng } from '@mats/core';
 import { decodeAudio, downmixMean, encodeWav, resample, type AudioClip } from '@mats/datasets/browser';
 import { fitLength } from '@mats/clap/browser';
 import { answerClip } from './answer.js';
-import { openExport, type WebExport } from './export-folder.js';
+import { SessionStartError, openExport, type WebExport } from './export-folder.js';
 import type { OrtModule } from '@mats/model';
 import { drawLogMel, drawWaveform } from './views.js';
 import { chooseEngine, parseEngine, probeWebGpu, type Engine } from './engine.js';
@@ -277,7 +277,7 @@ async function openModel(engine: Engine): Promise<WebExport> {
   const opened = await openExport(exportUrl, { ort: ort as unknown as OrtModule, executionProviders: [engine], onStatus: status });
   if (engine === 'webgpu' && !(await (ort.env.webgpu as { device?: unknown }).device)) {
     await opened.dispose();
-    throw new Error('ONNX Runtime created the sessions but started no WebGPU device');
+    throw new SessionStartError('ONNX Runtime created the sessions but started no WebGPU device');
   }
   return opened;
 }
@@ -307,7 +307,8 @@ async function start(): Promise<void> {
     try {
       model = await openModel(engine);
     } catch (err) {
-      if (engine !== 'webgpu') throw err;
+      // A bad export folder fails the same on any engine; only a session that WebGPU cannot start is retried.
+      if (engine !== 'webgpu' || !(err instanceof SessionStartError)) throw err;
       // Not silent: the page says WebGPU failed and why, then tries WebAssembly.
       notice(`WebGPU could not run the model, using WebAssembly instead: ${(err as Error).message}`);
       engine = 'wasm';
