@@ -353,6 +353,11 @@ describe.skipIf(!haveChromium)('the page in Chromium', () => {
     expect(got.text).toBe(want.text || '(empty answer)');
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'answer-microphone.png'), fullPage: true });
+    // The recording is not a world clip: none is selected, so the one shown before loads again when chosen.
+    expect(await page.locator('#clip').inputValue()).toBe('');
+    await page.selectOption('#clip', '0');
+    await page.waitForFunction(() => (document.getElementById('source')!.textContent ?? '').startsWith('world clip'), undefined, { timeout: 120_000 });
+    expect(await page.locator('#save-recording').isHidden()).toBe(true);
     await page.close();
   });
 

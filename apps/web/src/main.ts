@@ -74,6 +74,8 @@ function fillPresets(): void {
 function setClip(next: AudioClip, description: string): void {
   clip = next;
   offerRecording(null);
+  // A dropped file or a recording: no world clip is selected (so choosing the previous one again loads it).
+  if (!worldClip) ($('clip') as HTMLSelectElement).selectedIndex = -1;
   $('source').textContent = `${description}: ${(next.channels[0].length / next.sampleRate).toFixed(2)} s, ${next.sampleRate} Hz, ${next.channels.length} channel(s)`;
   const mono = downmixMean(next);
   drawWaveform($('wave') as HTMLCanvasElement, mono);
