@@ -212,7 +212,15 @@ export class MatsModel {
    * Returns a tensor [rows, prefixLength, n_embd] that the caller disposes.
    */
   prefixes(embeddings: Embeddings, options: { method?: TransferMethod; rng?: Rng } = {}): tf.Tensor3D {
-    const method = checkMethod(options.method ?? this.spec.method, 'prefixes: method');
+    return this.mapPrefix(this.transferEmbeddings(embeddings, options));
+  }
+
+  /**
+   * Eq. 3 alone: CLAP audio embeddings after the modal transfer of `method` (Santa by default),
+   * L2-normalised - the rows the mapper turns into prefixes.
+   */
+  transferEmbeddings(embeddings: Embeddings, options: { method?: TransferMethod; rng?: Rng } = {}): Embeddings {
+    const method = checkMethod(options.method ?? this.spec.method, 'transferEmbeddings: method');
     const s = this.spec.santa;
     const z = transfer(method, embeddings, this.memory, {
       topL: s.topL,
@@ -223,7 +231,7 @@ export class MatsModel {
       queryNoise: s.queryNoise,
       rng: options.rng ?? new Rng(`${this.spec.seed}/santa-query`),
     });
-    return this.mapPrefix(l2Normalize(z));
+    return l2Normalize(z);
   }
 
   /** The mapper on L2-normalised rows, as a tensor [rows, P, n_embd]. */
