@@ -121,6 +121,23 @@ describe('openAudioFile', () => {
     }
   });
 
+  it('a long MP3 (past keepFrames) is decoded again for each read: the frames of the whole-file decode', async () => {
+    // 200 copies of the 1 s fixture, frame after frame: 4.7 M stereo frames at 22.05 kHz, more than the 2^22 kept.
+    const one = readFileSync(join(FIX, 'compressed', 'tone_440_880.mp3'));
+    const path = join(tmp(), 'long.mp3');
+    const bytes = Buffer.concat(Array.from({ length: 200 }, () => one));
+    writeFileSync(path, bytes);
+    const whole = await decodeAudio(bytes, path);
+    const source = await openAudioFile(path);
+    expect(source.frames).toBe(whole.channels[0].length);
+    expect(source.frames).toBeGreaterThan(1 << 22);
+    for (const [a, b] of [[3_000_000, 3_050_000], [0, 1000], [source.frames - 500, source.frames]] as [number, number][]) {
+      const part = await source.read(a, b);
+      part.channels.forEach((ch, c) => expect(Array.from(ch), `[${a}, ${b}) channel ${c}`).toEqual(Array.from(whole.channels[c].subarray(a, b))));
+    }
+    await source.close();
+  });
+
   it('names the path for a missing file, an unknown container and a corrupt compressed file', async () => {
     const dir = tmp();
     await expect(openAudioFile(join(dir, 'none.wav'))).rejects.toThrow(`${join(dir, 'none.wav')}: cannot read audio file (ENOENT)`);
