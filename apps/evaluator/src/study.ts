@@ -8,8 +8,8 @@
 import { copyFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Embeddings, concatEmbeddings, createProgress, formatDuration, writeFileAtomic } from '@mats/core';
-import type { ClapEncoder } from '@mats/clap';
-import { captionInstruction, decodeAudioFile } from '@mats/datasets';
+import { type ClapEncoder, embedAudioFiles } from '@mats/clap';
+import { captionInstruction } from '@mats/datasets';
 import { type GapStatistics, gapStatistics } from '@mats/santa';
 import { ConfigSchema, type EvalTask, type MatsConfig, RUN_FILES, type SantaMethod, StudySchema, type StudyConfig, ensureWorld, loadClap, readJson, resolvePath, writeJson, writePng } from '@mats/app-shared';
 import { runDirOf, train } from '@mats/trainer-app';
@@ -281,8 +281,7 @@ async function clapGap(base: MatsConfig, count: number, variances: number[], cla
   const parts: Embeddings[] = [];
   const batch = base.clap.batchSize;
   for (let i = 0; i < pairs.length; i += batch) {
-    const clips = await Promise.all(pairs.slice(i, i + batch).map((p) => decodeAudioFile(p.audio)));
-    parts.push(await clap.embedAudio(clips));
+    parts.push(await embedAudioFiles(clap, pairs.slice(i, i + batch).map((p) => p.audio)));
   }
   const text = await clap.embedText(pairs.map((p) => p.text));
   return { data: file, stats: gapStatistics(concatEmbeddings(parts), text, { variances, seed: 0 }) };

@@ -5,8 +5,8 @@
  * the batched answering loop and `MatsItemsError`.
  */
 import { type BackendName, type Embeddings, Rng, createEmbeddings } from '@mats/core';
-import type { ClapEncoder } from '@mats/clap';
-import { type AudioClip, decodeAudioFile } from '@mats/datasets';
+import { type ClapEncoder, embedAudioFiles } from '@mats/clap';
+import type { AudioClip } from '@mats/datasets';
 import type { BatchGenerateOptions, GenerateResult, TextTokenizer } from '@mats/llm-lora';
 import { type SantaMemory, type TransferMethod, TRANSFER_METHODS, transfer } from '@mats/santa';
 import type { GenerationSettings, MatsModelSpec } from './config.js';
@@ -153,44 +153,53 @@ export async function answerItems(model: AnsweringModel, items: AskItem[], optio
 }
 
 /**
- * CLAP audio embeddings of audio inputs: paths are decoded, clips embedded together (one by one
- * when a batch fails, to find the bad clip), embeddings checked. One vector or one error per input.
+ * CLAP audio embeddings of audio inputs: files are read through the CLAP's file route
+ * (`embedAudioFiles`: one at a time, each only as far as its crop needs, so a long clip costs what
+ * its window does; encoders without one decode the file), clips and files embedded together (one
+ * by one when a batch fails, to find the bad one). One vector or one error per input; a file's
+ * error names its path.
  */
 export async function embedAudioInputs(clap: ClapEncoder, audio: AudioInput[]): Promise<{ vectors: (Float32Array | null)[]; errors: (string | null)[] }> {
   const dim = clap.dim;
   const vectors: (Float32Array | null)[] = audio.map(() => null);
   const errors: (string | null)[] = audio.map(() => null);
   const clips: { index: number; clip: AudioClip }[] = [];
-  await Promise.all(
-    audio.map(async (a, index) => {
-      if (a instanceof Float32Array) {
-        if (a.length !== dim) errors[index] = `the audio embedding has ${a.length} values, expected the CLAP dimension ${dim}`;
-        else if (!a.every(Number.isFinite)) errors[index] = 'the audio embedding has a non-finite value';
-        else vectors[index] = a;
-        return;
-      }
+  const files: { index: number; path: string }[] = [];
+  audio.forEach((a, index) => {
+    if (a instanceof Float32Array) {
+      if (a.length !== dim) errors[index] = `the audio embedding has ${a.length} values, expected the CLAP dimension ${dim}`;
+      else if (!a.every(Number.isFinite)) errors[index] = 'the audio embedding has a non-finite value';
+      else vectors[index] = a;
+    } else if (typeof a === 'string') {
+      files.push({ index, path: a });
+    } else {
       try {
-        clips.push({ index, clip: typeof a === 'string' ? await decodeAudioFile(a) : checkClip(a) });
+        clips.push({ index, clip: checkClip(a) });
       } catch (err) {
         errors[index] = firstLine(err);
       }
-    }),
-  );
-  clips.sort((x, y) => x.index - y.index);
-  const put = (e: Embeddings, list: typeof clips) => list.forEach((c, r) => (vectors[c.index] = e.data.slice(r * dim, (r + 1) * dim)));
-  if (clips.length > 0) {
+    }
+  });
+  const embedGroup = async <T extends { index: number }>(list: T[], embed: (part: T[]) => Promise<Embeddings>): Promise<void> => {
+    const put = (e: Embeddings, part: T[]) => part.forEach((c, r) => (vectors[c.index] = e.data.slice(r * dim, (r + 1) * dim)));
+    if (list.length === 0) return;
     try {
-      put(await clap.embedAudio(clips.map((c) => c.clip)), clips);
+      put(await embed(list), list);
     } catch {
-      for (const c of clips) {
+      for (const c of list) {
         try {
-          put(await clap.embedAudio([c.clip]), [c]);
+          put(await embed([c]), [c]);
         } catch (err) {
-          errors[c.index] = `${describeAudio(audio[c.index])}: CLAP could not embed the clip: ${firstLine(err)}`;
+          const line = firstLine(err);
+          const name = describeAudio(audio[c.index]);
+          // A file's read errors already start with its path.
+          errors[c.index] = line.startsWith(`${name}:`) ? line : `${name}: CLAP could not embed the clip: ${line}`;
         }
       }
     }
-  }
+  };
+  await embedGroup(clips, (part) => clap.embedAudio(part.map((c) => c.clip)));
+  await embedGroup(files, (part) => embedAudioFiles(clap, part.map((f) => f.path)));
   return { vectors, errors };
 }
 

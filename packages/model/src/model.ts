@@ -89,7 +89,7 @@ export class MatsModel {
     private readonly ownsClap: boolean,
   ) {
     if (mapper.config.clapDim !== clap.dim) throw new Error(`the mapper expects ${mapper.config.clapDim}-d CLAP embeddings but the CLAP model gives ${clap.dim}-d`);
-    if (mapper.config.outDim !== llm.config.nEmbd) throw new Error(`the mapper gives ${mapper.config.outDim}-wide prefixes but the LLM's n_embd is ${llm.config.nEmbd}`);
+    checkMapperFitsLlm(mapper, llm);
     if (memory.memory.dim !== clap.dim) throw new Error(`the Santa memory holds ${memory.memory.dim}-d embeddings but the CLAP model gives ${clap.dim}-d`);
   }
 
@@ -121,6 +121,8 @@ export class MatsModel {
     const llm = openLlm(spec, dir);
     let clap: ClapEncoder | undefined;
     try {
+      // Before the adapter: an LLM of another width would fail there with a tensor shape, not the cause.
+      checkMapperFitsLlm(mapper, llm);
       mergeLora(llm, loadLora(llm, dir));
       clap = options.clap ?? (await openClap(spec, dir));
       return new MatsModel(spec, clap, llm, llm.tokenizer!, mapper, memory, { merged: adapterFiles }, options.clap === undefined);
@@ -252,8 +254,10 @@ export class MatsModel {
   }
 
   /**
-   * CLAP audio embeddings of audio inputs: paths are decoded, clips embedded together (one by one
-   * when a batch fails, to find the bad clip), embeddings checked. One vector or one error per input.
+   * CLAP audio embeddings of audio inputs: files are read through the CLAP's file route
+   * (`embedAudioFiles`: one at a time, each only as far as its crop needs, so a long clip costs what
+   * its window does), clips and files embedded together (one by one when a batch fails, to find the
+   * bad one). One vector or one error per input; a file's error names its path.
    */
   embedAudio(audio: AudioInput[]): Promise<{ vectors: (Float32Array | null)[]; errors: (string | null)[] }> {
     return embedAudioInputs(this.clap, audio);
@@ -294,6 +298,10 @@ export class MatsModel {
 
 /** What `MatsModel.load` returns: a tfjs model for a run folder, an ONNX Runtime one for an export folder. */
 export type LoadedMatsModel = MatsModel | ExportedMatsModel;
+
+function checkMapperFitsLlm(mapper: TransformerMapper, llm: CausalLM): void {
+  if (mapper.config.outDim !== llm.config.nEmbd) throw new Error(`the mapper gives ${mapper.config.outDim}-wide prefixes but the LLM's n_embd is ${llm.config.nEmbd}`);
+}
 
 function openRunDir(runDir: string): string {
   const path = resolve(runDir);
