@@ -7,6 +7,11 @@ with the same shapes and the same work as the TypeScript benchmark (see /work/br
                mapper 512 -> 40 x 128, clip 40, 4 layers, 8 heads, MLP ratio 2
 - gpt2-small:  GPT-2 vocab 50257, 1024 positions, 12 layers, width 768, 12 heads;
                mapper 1024 -> 40 x 768, clip 40, 8 layers, 8 heads, MLP ratio 2
+- world-preset: the trainer's `world` preset step exactly: the tiny world GPT-2's shape (vocab 226,
+               256 positions, 4 layers, width 128, 4 heads, inner 512), mapper 256 -> 8 x 128, clip 8,
+               2 layers, 8 heads, MLP ratio 2; batch 8 right-padded rows shaped like the world's four
+               tasks (instruction + answer tokens (7, 3), (4, 15), (6, 2), (26, 2), twice; padding
+               masked out of attention), the loss on the answer + eos tokens only; no generation row.
 - batch 8: L2-normalised random CLAP embeddings -> mapper -> 40 prefix vectors, then 32 text tokens
   (8 instruction + 23 answer + eos, random ids); causal attention over 72 positions; logits only at
   the 32 positions that predict text; cross-entropy (mean) on the 24 answer + eos targets;
@@ -24,7 +29,7 @@ on the 2-core development machine defaults to 1 thread, so there it runs once); 
 asks for more. params.threads says which, params.defaultThreads what torch's default was. JSON lines in the
 repository's benchmark format, names `reference/llm-lora/...`.
 
-Run: /usr/bin/python3 tools/bench_train_step_reference.py [--only world|gpt2-small]
+Run: /usr/bin/python3 tools/bench_train_step_reference.py [--only world|gpt2-small|world-preset]
 Env: BENCH_WARMUP (default 1), BENCH_REPEATS (default 3), BENCH_REPEATS_SLOW (repeats for gpt2-small,
 default BENCH_REPEATS), BENCH_THREADS (e.g. "1" or "1,2"; default: 1 and torch's default).
 """
@@ -46,6 +51,10 @@ SHAPES = {
                   mapper=dict(clap_dim=512, width=128, prefix_length=40, clip_length=40, layers=4, heads=8, mlp_ratio=2.0)),
     'gpt2-small': dict(vocab=50257, positions=1024, layers=12, width=768, heads=12,
                        mapper=dict(clap_dim=1024, width=768, prefix_length=40, clip_length=40, layers=8, heads=8, mlp_ratio=2.0)),
+    # The same rows as WORLD_PRESET_ROWS in packages/llm-lora/bench/llm-lora.bench.ts.
+    'world-preset': dict(vocab=226, positions=256, layers=4, width=128, heads=4,
+                         mapper=dict(clap_dim=256, width=128, prefix_length=8, clip_length=8, layers=2, heads=8, mlp_ratio=2.0),
+                         rows=[(7, 3), (4, 15), (6, 2), (26, 2)] * 2),
 }
 BATCH, INSTRUCTION, ANSWER = 8, 8, 23
 LORA_R, LORA_ALPHA, LORA_DROPOUT = 8, 32, 0.1
@@ -88,7 +97,7 @@ class Block(nn.Module):
         self.c_fc = LoraConv1D(width, 4 * width)
         self.mlp_proj = LoraConv1D(4 * width, width)
 
-    def forward(self, x, cache=None):
+    def forward(self, x, cache=None, key_mask=None):
         b, t, c = x.shape
         q, k, v = self.c_attn(self.ln_1(x)).split(c, dim=2)
         q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
@@ -101,6 +110,8 @@ class Block(nn.Module):
         att = (q @ k.transpose(-2, -1)) / math.sqrt(c // self.heads)
         # Causal: query i (absolute position total - t + i) sees keys up to its own position.
         mask = torch.ones(t, total, dtype=torch.bool).tril(diagonal=total - t)
+        if key_mask is not None:  # [b, total]: False at right padding
+            mask = mask & key_mask[:, None, None, :]
         att = att.masked_fill(~mask, float('-inf')).softmax(dim=-1)
         y = (att @ v).transpose(1, 2).reshape(b, t, c)
         x = x + self.attn_proj(y)
@@ -117,10 +128,10 @@ class Gpt2(nn.Module):
         for p in [*self.ln_f.parameters(), *(p for blk in self.h for m in (blk.ln_1, blk.ln_2) for p in m.parameters())]:
             p.requires_grad_(False)
 
-    def hidden(self, embeds, start=0, caches=None):
+    def hidden(self, embeds, start=0, caches=None, key_mask=None):
         x = embeds + self.wpe[start:start + embeds.shape[1]]
         for i, block in enumerate(self.h):
-            x = block(x, None if caches is None else caches[i])
+            x = block(x, None if caches is None else caches[i], key_mask)
         return self.ln_f(x)
 
 
@@ -148,12 +159,32 @@ def bench_shape(name, shape, threads, warmup, repeats, prefix_source='mapper', g
     P = m['prefix_length']
     T = text.shape[1]
 
+    rows = shape.get('rows')
+    if rows:
+        # Right-padded rows [instruction][answer][eos][padding]; loss on answer + eos.
+        T = max(i + a + 1 for i, a in rows)
+        text = torch.full((BATCH, T), vocab - 1, dtype=torch.long)
+        key_mask = torch.zeros(BATCH, P + T, dtype=torch.bool)
+        scored = torch.zeros(BATCH, T, dtype=torch.bool)
+        for b, (i, a) in enumerate(rows):
+            text[b, :i + a] = torch.randint(0, vocab - 1, (i + a,))
+            key_mask[b, :P + i + a + 1] = True
+            scored[b, i:i + a + 1] = True
+        rows_b, rows_t = scored.nonzero(as_tuple=True)
+    else:
+        key_mask = None
+
     def step():
         prefix = mapper(clap)
         embeds = torch.cat([prefix, lm.wte[text]], dim=1)
-        hidden = lm.hidden(embeds)
-        logits = hidden[:, P - 1:P - 1 + T] @ lm.wte.t()  # positions that predict the text tokens
-        loss = F.cross_entropy(logits[:, INSTRUCTION:].reshape(-1, vocab), text[:, INSTRUCTION:].reshape(-1))
+        hidden = lm.hidden(embeds, key_mask=key_mask)
+        if rows:
+            # The head on the positions that predict a scored token only.
+            logits = hidden[rows_b, P - 1 + rows_t] @ lm.wte.t()
+            loss = F.cross_entropy(logits, text[rows_b, rows_t])
+        else:
+            logits = hidden[:, P - 1:P - 1 + T] @ lm.wte.t()  # positions that predict the text tokens
+            loss = F.cross_entropy(logits[:, INSTRUCTION:].reshape(-1, vocab), text[:, INSTRUCTION:].reshape(-1))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
@@ -162,8 +193,14 @@ def bench_shape(name, shape, threads, warmup, repeats, prefix_source='mapper', g
     common = dict(framework='pytorch ' + torch.__version__, threads=threads, defaultThreads=DEFAULT_THREADS, prefixSource=prefix_source,
                   batch=BATCH, prefixTokens=P, textTokens=T, llm=dict(vocab=vocab, layers=shape['layers'], width=shape['width'], heads=shape['heads']),
                   mapper=m, lora=dict(r=LORA_R, alpha=LORA_ALPHA, dropout=LORA_DROPOUT, targetModules=['c_attn']))
+    if rows:
+        common['rows'] = [list(r) for r in rows]
     samples = timed(step, warmup, repeats)
-    report(f'reference/llm-lora/train-step-{name}', 'ms', False, [s * 1000 for s in samples], common)
+    ms = [s * 1000 for s in samples]
+    if rows:
+        median = sorted(ms)[len(ms) // 2] if len(ms) % 2 else sum(sorted(ms)[len(ms) // 2 - 1:len(ms) // 2 + 1]) / 2
+        common.update(msPerStep=round(median, 2), samplesPerSecond=round(1000 * BATCH / median, 1))
+    report(f'reference/llm-lora/train-step-{name}', 'ms', False, ms, common)
     if not generation:
         return
 
@@ -207,7 +244,7 @@ def main():
         if args.only and name != args.only:
             continue
         for n in threads:
-            bench_shape(name, shape, n, warmup, repeats_slow if name == 'gpt2-small' else repeats)
+            bench_shape(name, shape, n, warmup, repeats_slow if name == 'gpt2-small' else repeats, generation=name != 'world-preset')
             if name == 'gpt2-small':
                 bench_shape(name, shape, n, warmup, repeats_slow, prefix_source='stand-in', generation=False)
 

@@ -269,7 +269,7 @@ export class MatsModel {
    */
   async save(dir: string): Promise<void> {
     mkdirSync(dir, { recursive: true });
-    this.mapper.save(join(dir, RUN_FILES.mapper));
+    await this.mapper.saveAsync(join(dir, RUN_FILES.mapper));
     if ('live' in this.adapterState) {
       await saveLora(this.adapterState.live, dir);
     } else {
