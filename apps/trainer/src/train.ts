@@ -456,7 +456,8 @@ async function trainLocked(config: MatsConfig, options: TrainOptions, runDir: st
       windowSamples = 0;
       lastLoss = mean;
     }
-    progress.update(step, { loss: lastLoss ?? NaN, lr: trainer.lr });
+    // Before the first log step no loss has been read: the bar shows none rather than NaN.
+    progress.update(step, lastLoss === null ? { lr: trainer.lr } : { loss: lastLoss, lr: trainer.lr });
     if ((config.train.validateEvery > 0 && step % config.train.validateEvery === 0) || step === steps) {
       await trainer.readLosses();
       lastValidation = await trainer.validate();
