@@ -6,7 +6,9 @@ with the same shapes and the same work as the TypeScript benchmark (see /work/br
 - world:       GPT-2 vocab 512, 256 positions, 4 layers, width 128, 4 heads;
                mapper 512 -> 40 x 128, clip 40, 4 layers, 8 heads, MLP ratio 2
 - gpt2-small:  GPT-2 vocab 50257, 1024 positions, 12 layers, width 768, 12 heads;
-               mapper 1024 -> 40 x 768, clip 40, 8 layers, 8 heads, MLP ratio 2
+               mapper 1024 -> 40 x 768, clip 40, 8 layers, 8 heads, MLP ratio 2, then MATS's output
+               projection (Linear 768 -> 768), as the TypeScript row gpt2-small-mapper (the paper's
+               MATS-GPT2 step)
 - batch 8: L2-normalised random CLAP embeddings -> mapper -> 40 prefix vectors, then 32 text tokens
   (8 instruction + 23 answer + eos, random ids); causal attention over 72 positions; logits only at
   the 32 positions that predict text; cross-entropy (mean) on the 24 answer + eos targets;
@@ -47,7 +49,8 @@ SHAPES = {
     'world': dict(vocab=512, positions=256, layers=4, width=128, heads=4,
                   mapper=dict(clap_dim=512, width=128, prefix_length=40, clip_length=40, layers=4, heads=8, mlp_ratio=2.0)),
     'gpt2-small': dict(vocab=50257, positions=1024, layers=12, width=768, heads=12,
-                       mapper=dict(clap_dim=1024, width=768, prefix_length=40, clip_length=40, layers=8, heads=8, mlp_ratio=2.0)),
+                       mapper=dict(clap_dim=1024, width=768, prefix_length=40, clip_length=40, layers=8, heads=8, mlp_ratio=2.0),
+                       projection=True),
 }
 BATCH, INSTRUCTION, ANSWER = 8, 8, 23
 LORA_R, LORA_ALPHA, LORA_DROPOUT = 8, 32, 0.1
@@ -135,6 +138,8 @@ def bench_shape(name, shape, threads, warmup, repeats, prefix_source='mapper', g
     lm = Gpt2(shape['vocab'], shape['positions'], shape['layers'], shape['width'], shape['heads'])
     if prefix_source == 'mapper':
         mapper = TransformerMapper(m['clap_dim'], m['width'], m['prefix_length'], m['clip_length'], m['layers'], m['heads'], m['mlp_ratio'])
+        if shape.get('projection'):
+            mapper = nn.Sequential(mapper, nn.Linear(m['width'], shape['width']))
         mapper.train()
     else:
         stand_in = nn.Parameter(torch.randn(BATCH, m['prefix_length'], shape['width']) * 0.02)
@@ -163,7 +168,7 @@ def bench_shape(name, shape, threads, warmup, repeats, prefix_source='mapper', g
 
     common = dict(framework='pytorch ' + torch.__version__, threads=threads, defaultThreads=DEFAULT_THREADS, prefixSource=prefix_source,
                   batch=BATCH, prefixTokens=P, textTokens=T, llm=dict(vocab=vocab, layers=shape['layers'], width=shape['width'], heads=shape['heads']),
-                  mapper=m, lora=dict(r=LORA_R, alpha=LORA_ALPHA, dropout=LORA_DROPOUT, targetModules=['c_attn']))
+                  mapper=dict(m, projection=bool(shape.get('projection'))), lora=dict(r=LORA_R, alpha=LORA_ALPHA, dropout=LORA_DROPOUT, targetModules=['c_attn']))
     samples = timed(step, warmup, repeats)
     report(f'reference/llm-lora/train-step-{name}', 'ms', False, [s * 1000 for s in samples], common)
     if not generation:
