@@ -29,8 +29,9 @@ repository's benchmark format, names `reference/llm-lora/...`.
 Run: /usr/bin/python3 tools/bench_train_step_reference.py [--only world|gpt2-small]
 Env: BENCH_WARMUP (default 1), BENCH_REPEATS (default 3), BENCH_REPEATS_SLOW (repeats for gpt2-small,
 default BENCH_REPEATS), BENCH_THREADS (e.g. "1" or "1,2"; default: 1 and torch's default),
-BENCH_SHAPES (e.g. "gpt2-small"; default all), BENCH_PREFIX_SOURCES ("mapper", "stand-in" or both, the
-default; the stand-in applies to gpt2-small only).
+BENCH_SHAPES (comma-separated, the TypeScript benchmark's shape names: "world", "gpt2-small" = the
+stand-in prefix, "gpt2-small-mapper" = the paper-size step with the mapper; default all), so one
+variable picks the same rows on both sides.
 """
 import argparse
 import math
@@ -210,17 +211,19 @@ def main():
     repeats_slow = int(os.environ.get('BENCH_REPEATS_SLOW', str(repeats)))
     threads = [int(t) for t in os.environ.get('BENCH_THREADS', f'1,{DEFAULT_THREADS}').split(',') if t]
     threads = list(dict.fromkeys(threads))
-    shapes = [s for s in os.environ.get('BENCH_SHAPES', ','.join(SHAPES)).split(',') if s]
-    sources = [s for s in os.environ.get('BENCH_PREFIX_SOURCES', 'mapper,stand-in').split(',') if s]
-    for bad in [s for s in shapes if s not in SHAPES] + [s for s in sources if s not in ('mapper', 'stand-in')]:
-        sys.exit(f'BENCH_SHAPES / BENCH_PREFIX_SOURCES: unknown value "{bad}" (shapes: {", ".join(SHAPES)}; sources: mapper, stand-in)')
+    # (our shape, prefix source) for each of the TypeScript benchmark's shape names.
+    rows = {'world': ('world', 'mapper'), 'gpt2-small': ('gpt2-small', 'stand-in'), 'gpt2-small-mapper': ('gpt2-small', 'mapper')}
+    picked = [s for s in os.environ.get('BENCH_SHAPES', ','.join(rows)).split(',') if s]
+    for bad in [s for s in picked if s not in rows]:
+        sys.exit(f'BENCH_SHAPES: unknown shape "{bad}", expected some of {", ".join(rows)}')
+    wanted = {rows[s] for s in picked}
     for name, shape in SHAPES.items():
-        if (args.only and name != args.only) or name not in shapes:
+        if args.only and name != args.only:
             continue
         for n in threads:
-            if 'mapper' in sources:
+            if (name, 'mapper') in wanted:
                 bench_shape(name, shape, n, warmup, repeats_slow if name == 'gpt2-small' else repeats)
-            if name == 'gpt2-small' and 'stand-in' in sources:
+            if (name, 'stand-in') in wanted:
                 bench_shape(name, shape, n, warmup, repeats_slow, prefix_source='stand-in', generation=False)
 
 

@@ -4,8 +4,9 @@
  * (GPT-2 small + the 8-layer width-768 mapper with its projection, prefix 40, LoRA r8 on c_attn,
  * batch 8 as micro-batches), all with random weights. Run:
  *   npx tsx packages/llm-lora/bench/llm-lora.bench.ts [--only world|gpt2-small|gpt2-small-mapper] [--reps N] [--warmup N]
- * Without --only, BENCH_SHAPES (comma-separated shape names) picks the shapes, e.g. the paper-size
- * step alone through the suite: `BENCH_SHAPES=gpt2-small-mapper npx tsx benchmarks/src/perf.ts --only llm-lora.bench`.
+ * Without --only, BENCH_SHAPES (comma-separated shape names) picks the shapes; the PyTorch reference
+ * reads the same variable, so the paper-size step and its reference alone, paired, are:
+ *   BENCH_SHAPES=gpt2-small-mapper BENCH_THREADS=1,2 npx tsx benchmarks/src/perf.ts --only llm-lora.bench,bench_train_step_reference
  * Prints one human line and one JSON line per measurement (value = median); params.peakHeapMiB is
  * the wasm heap after the timed steps (it only grows, so it is the peak). Without --only each
  * shape runs in its own process, so each peak is its own.
