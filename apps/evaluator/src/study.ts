@@ -8,13 +8,14 @@
 import { copyFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Embeddings, concatEmbeddings, createProgress, formatDuration, writeFileAtomic } from '@mats/core';
-import type { ClapEncoder } from '@mats/clap';
-import { decodeAudioFile } from '@mats/datasets';
+import { type ClapEncoder, embedAudioFiles } from '@mats/clap';
+import { captionInstruction } from '@mats/datasets';
 import { type GapStatistics, gapStatistics } from '@mats/santa';
 import { ConfigSchema, type EvalTask, type MatsConfig, RUN_FILES, type SantaMethod, StudySchema, type StudyConfig, ensureWorld, loadClap, readJson, resolvePath, writeJson, writePng } from '@mats/app-shared';
 import { runDirOf, train } from '@mats/trainer-app';
 import { type ItemEmbeddings, answerItems, closeRun, embedItems, openRun, readRunConfig } from './model.js';
 import { markdownTable } from './report.js';
+import { TRANSFER_INPUTS, type TransferDiagnostics, type TransferPair, transferDiagnostics } from './study-transfer.js';
 import { type PreparedTask, type TableRow, prepareTask } from './tasks.js';
 import { table4Spec, varianceSpec } from './study-plots.js';
 import { type Stat, meanStd } from './study-stats.js';
@@ -225,22 +226,62 @@ async function evaluateRun(
   return out;
 }
 
-/** Embeds up to `count` (clip, first caption) pairs of the captioning set and measures the gap. */
-async function clapGap(base: MatsConfig, count: number, variances: number[], clap: ClapEncoder): Promise<{ data: string; stats: GapStatistics }> {
+/**
+ * The transfer diagnostics of one trained run (study-transfer.ts) on the captioning pairs, with the
+ * study's MATS noise variance for the noisy-text input; reused when the training is unchanged.
+ */
+async function diagnoseRun(trained: Trained, base: MatsConfig, file: string, seed: number, options: StudyOptions, log: (line: string) => void): Promise<TransferDiagnostics> {
+  const study = studySettings(base);
+  const variance = base.train.noiseVariance;
+  const key = JSON.stringify({ summary: trained.summary, pairs: study.gapPairs, data: base.eval.caption, variance, seed });
+  if (existsSync(file)) {
+    const cached = readJson<{ key: string; diagnostics: TransferDiagnostics }>(file, 'transfer diagnostics');
+    if (cached.key === key) return cached.diagnostics;
+  }
+  const runConfig = readRunConfig(trained.dir).config;
+  const run = await openRun(trained.dir, { ...runConfig, eval: { ...base.eval, run: trained.dir } }, options.clap);
+  try {
+    const { pairs } = captionPairs(base, study.gapPairs);
+    const usable: TransferPair[] = [];
+    for (let i = 0; i < pairs.length; i += base.clap.batchSize) {
+      const batch = pairs.slice(i, i + base.clap.batchSize);
+      const emb = await run.embedAudio(batch.map((p) => p.audio));
+      batch.forEach((p, k) => {
+        const v = emb.vectors[k];
+        if (v) usable.push({ audio: v, caption: p.text, instruction: captionInstruction(p.music ? 'music' : 'sound') });
+        else log(`study: transfer diagnostics skip ${p.audio}: ${emb.errors[k]}`);
+      });
+    }
+    const diagnostics = await transferDiagnostics(run, usable, variance, seed);
+    writeJson(file, { key, diagnostics });
+    log(`study: ${runConfig.name}: caption loss text ${diagnostics.loss.text.toFixed(3)}, noisy text ${diagnostics.loss.noisyText.toFixed(3)}, audio ${diagnostics.loss.audio.toFixed(3)}, santa ${diagnostics.loss.santa.toFixed(3)}`);
+    return diagnostics;
+  } finally {
+    await closeRun(run);
+  }
+}
+
+/** The first `count` (clip path, first reference caption) pairs of the captioning set. */
+function captionPairs(base: MatsConfig, count: number): { file: string; pairs: { audio: string; text: string; music: boolean }[] } {
   const file = resolvePath(base.eval.caption.data);
   const audioDir = resolvePath(base.eval.caption.audioDir);
-  const items = readJson<{ audio?: unknown; captions?: unknown }[]>(file, 'captioning data').slice(0, count);
+  const items = readJson<{ audio?: unknown; captions?: unknown; audioType?: unknown }[]>(file, 'captioning data').slice(0, count);
   const pairs = items.map((item, i) => {
     if (typeof item.audio !== 'string' || !Array.isArray(item.captions) || typeof item.captions[0] !== 'string') {
       throw new Error(`${file}: item ${i}: expected "audio" (a path) and "captions" (a list of strings)`);
     }
-    return { audio: resolve(audioDir, item.audio), text: item.captions[0] as string };
+    return { audio: resolve(audioDir, item.audio), text: item.captions[0] as string, music: item.audioType === 'music' };
   });
+  return { file, pairs };
+}
+
+/** Embeds up to `count` (clip, first caption) pairs of the captioning set and measures the gap. */
+async function clapGap(base: MatsConfig, count: number, variances: number[], clap: ClapEncoder): Promise<{ data: string; stats: GapStatistics }> {
+  const { file, pairs } = captionPairs(base, count);
   const parts: Embeddings[] = [];
   const batch = base.clap.batchSize;
   for (let i = 0; i < pairs.length; i += batch) {
-    const clips = await Promise.all(pairs.slice(i, i + batch).map((p) => decodeAudioFile(p.audio)));
-    parts.push(await clap.embedAudio(clips));
+    parts.push(await embedAudioFiles(clap, pairs.slice(i, i + batch).map((p) => p.audio)));
   }
   const text = await clap.embedText(pairs.map((p) => p.text));
   return { data: file, stats: gapStatistics(concatEmbeddings(parts), text, { variances, seed: 0 }) };
@@ -349,6 +390,7 @@ export async function runStudy(base: MatsConfig, options: StudyOptions = {}): Pr
   const sweep: Record<string, Record<string, Record<string, Headline>>> = {}; // variance -> seed -> task
   for (const row of STUDY_ROWS) table[row.key] = {};
   for (const v of variances) sweep[String(v)] = {};
+  const transfer: Record<'mats' | 'no-noise' | 'audio', Record<string, TransferDiagnostics>> = { mats: {}, 'no-noise': {}, audio: {} };
 
   const kinds: StudyRunKind[] = ['mats', 'no-noise', 'audio', ...variances.map((v) => sweepRun(v, main)).filter((k) => k.startsWith('var-'))];
   const totalRuns = kinds.length * seeds.length;
@@ -364,6 +406,9 @@ export async function runStudy(base: MatsConfig, options: StudyOptions = {}): Pr
       runs[config.name] = { dir: trained.dir, steps: s.steps, finalLoss: s.finalLoss, validationLoss: s.validationLoss, seconds: s.seconds };
       const methods = kind === 'mats' ? STUDY_ROWS.filter((r) => r.run === 'mats').map((r) => r.method) : kind === 'audio' ? (['noise-only'] as SantaMethod[]) : (['santa'] as SantaMethod[]);
       results.set(kind, await evaluateRun(trained, methods, tasks, base, join(outDir, 'evals', config.name), options, log));
+      if (kind === 'mats' || kind === 'no-noise' || kind === 'audio') {
+        transfer[kind][seed] = await diagnoseRun(trained, base, join(outDir, 'evals', config.name, 'transfer.json'), seed, options, log);
+      }
     }
     for (const row of STUDY_ROWS) table[row.key][seed] = results.get(row.run)![row.method];
     for (const v of variances) sweep[String(v)][seed] = results.get(sweepRun(v, main))!.santa;
@@ -406,6 +451,7 @@ export async function runStudy(base: MatsConfig, options: StudyOptions = {}): Pr
     table4,
     variance: varianceCurve,
     gap: { clap: clapName(base, options.clap !== undefined), data: gap.data, stats: gap.stats, msclapPaper: MSCLAP_PAPER },
+    transfer: transferSummary(transfer, seeds),
     figure3: figure3 === null ? null : { file: `figure3-seed${seeds[0]}.png`, stats: figure3 },
     trainedThisInvocation: trainedRuns,
     seconds: Math.round((Date.now() - started) / 100) / 10,
@@ -418,6 +464,50 @@ export async function runStudy(base: MatsConfig, options: StudyOptions = {}): Pr
   return { outDir, json, markdown, trainedRuns };
 }
 
+type TransferRun = 'mats' | 'no-noise' | 'audio';
+
+/** Mean and std over seeds of every transfer diagnostic, per trained run kind. */
+function transferSummary(byRun: Record<TransferRun, Record<string, TransferDiagnostics>>, seeds: number[]) {
+  const summarise = (perSeed: Record<string, TransferDiagnostics>) => {
+    const of = (pick: (d: TransferDiagnostics) => number) => meanStd(seeds.map((seed) => pick(perSeed[seed])));
+    const field = (name: 'loss' | 'cosineToAudio' | 'cosineToText') => Object.fromEntries(TRANSFER_INPUTS.map((k) => [k, of((d) => d[name][k])]));
+    return { pairs: perSeed[seeds[0]].pairs, variance: perSeed[seeds[0]].variance, loss: field('loss'), cosineToAudio: field('cosineToAudio'), cosineToText: field('cosineToText'), perSeed };
+  };
+  return { mats: summarise(byRun.mats), 'no-noise': summarise(byRun['no-noise']), audio: summarise(byRun.audio) };
+}
+
+type TransferSummary = ReturnType<typeof transferSummary>;
+
+const TRANSFER_LABELS: Record<(typeof TRANSFER_INPUTS)[number], string> = {
+  text: 'clean caption text',
+  noisyText: 'caption text + training noise',
+  audio: 'audio embedding (noise-only)',
+  santa: 'audio after Santa',
+};
+
+function transferMarkdown(t: TransferSummary): string {
+  const fmt = (x: Stat) => (x.std === null ? `${x.mean.toFixed(3)} (1 seed)` : `${x.mean.toFixed(3)} ± ${x.std.toFixed(3)}`);
+  const runs: [TransferRun, string][] = [
+    ['mats', 'MATS'],
+    ['no-noise', 'w/o GN'],
+    ['audio', 'MATS-Audio'],
+  ];
+  const lossRows: TableRow[] = TRANSFER_INPUTS.map((k) => [TRANSFER_LABELS[k], ...runs.map(([r]) => fmt(t[r].loss[k]))]);
+  const cosRows: TableRow[] = TRANSFER_INPUTS.map((k) => [TRANSFER_LABELS[k], fmt(t.mats.cosineToAudio[k]), fmt(t.mats.cosineToText[k])]);
+  return [
+    '## Why: the caption loss by prefix input, and where the inputs sit',
+    '',
+    `Teacher-forced loss (nats per token, caption + eos) of the first reference caption of ${t.mats.pairs} captioning clips, with the prefix made from each input; noisy text at variance ${t.mats.variance}. Lower is better; the gap between the text rows and the audio rows is what the modality gap costs each training.`,
+    '',
+    markdownTable(['prefix input', ...runs.map(([, label]) => `${label} run`)], lossRows),
+    '',
+    'Mean cosine of each input to the clip\'s audio embedding and to its caption\'s text embedding (the inputs do not depend on the training, only Santa\'s memory does; shown for the MATS runs):',
+    '',
+    markdownTable(['input', 'cos to audio', 'cos to caption text'], cosRows),
+    '',
+  ].join('\n');
+}
+
 function studyMarkdown(
   s: {
     name: string;
@@ -427,6 +517,7 @@ function studyMarkdown(
     table4: { label: string; run: string; method: string; tasks: Record<string, StudyCell> }[];
     variance: { variance: number; run: string; tasks: Record<string, StudyCell> }[];
     figure3: { file: string } | null;
+    transfer: TransferSummary;
   },
   gap: string,
 ): string {
@@ -455,6 +546,7 @@ function studyMarkdown(
     '![variance](variance.png)',
     '',
     gap,
+    transferMarkdown(s.transfer),
     ...(s.figure3 ? ['## Figure 3 (first seed)', '', `![Figure 3](${s.figure3.file})`, ''] : []),
     '## Per seed (Table 4)',
     '',

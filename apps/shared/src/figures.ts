@@ -1,6 +1,5 @@
 import { type Embeddings, Rng, concatEmbeddings, l2Normalize } from '@mats/core';
-import type { ClapEncoder } from '@mats/clap';
-import { type AudioClip, decodeAudioFile } from '@mats/datasets';
+import { type ClapEncoder, embedAudioFiles } from '@mats/clap';
 import { type ModalityGap, type SantaMemory, injectNoise, modalityGap, transfer } from '@mats/santa';
 import type { MatsConfig } from './config.js';
 import { pca } from './pca.js';
@@ -50,18 +49,22 @@ export async function writeFigure3(
   const skippedClips: SkippedClip[] = [];
   const drawn: { text: string; audio: string }[] = [];
   for (let i = 0; i < pairs.length; i += batch) {
-    const clips: AudioClip[] = [];
-    for (const p of pairs.slice(i, i + batch)) {
-      try {
-        const clip = await decodeAudioFile(p.audio);
-        if (clip.channels.length === 0 || clip.channels[0].length === 0) throw new Error('the clip has no samples');
-        clips.push(clip);
-        drawn.push(p);
-      } catch (err) {
-        skippedClips.push({ audio: p.audio, reason: (err as Error).message.split('\n')[0] });
+    // Files are read through the CLAP's file route (only as far as each crop needs); when a batch
+    // fails, its clips are embedded one by one and the unreadable ones skipped.
+    const part = pairs.slice(i, i + batch);
+    try {
+      audioParts.push(await embedAudioFiles(clap, part.map((p) => p.audio)));
+      drawn.push(...part);
+    } catch {
+      for (const p of part) {
+        try {
+          audioParts.push(await embedAudioFiles(clap, [p.audio]));
+          drawn.push(p);
+        } catch (err) {
+          skippedClips.push({ audio: p.audio, reason: (err as Error).message.split('\n')[0] });
+        }
       }
     }
-    if (clips.length > 0) audioParts.push(await clap.embedAudio(clips));
   }
   if (drawn.length < 2) return { pairs: 0, skippedClips, panels: [] };
   pairs = drawn;

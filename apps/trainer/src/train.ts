@@ -19,8 +19,7 @@ import {
   selectRows,
   writeSafetensors,
 } from '@mats/core';
-import type { ClapEncoder } from '@mats/clap';
-import { decodeAudioFile } from '@mats/datasets';
+import { type ClapEncoder, embedAudioFiles } from '@mats/clap';
 import { AdamW, type CausalLM, type PrefixLmExample, learningRateAt, saveLora, trainStep } from '@mats/llm-lora';
 import { MatsModel } from '@mats/model';
 import { buildMemory, loadMemory, saveMemory, type SantaMemory } from '@mats/santa';
@@ -141,7 +140,7 @@ export async function prepareEmbeddings(config: MatsConfig, data: TrainingData, 
   const textCache: CacheSpec = { dir: resolvePath(config.cache.dir), modelKey: clapFingerprint(config), kind: 'text', items: texts.unique, partSize: config.cache.partSize };
   const clips = audio ? uniqueIndex(allRecords.map((r) => r.audio!)) : null;
   const caches: [CacheSpec, (items: string[]) => Promise<Embeddings>][] = [[textCache, (items) => clap.embedText(items)]];
-  if (clips) caches.push([{ ...textCache, kind: 'audio', items: clips.unique }, async (items) => clap.embedAudio(await Promise.all(items.map((p) => decodeAudioFile(p))))]);
+  if (clips) caches.push([{ ...textCache, kind: 'audio', items: clips.unique }, (items) => embedClipsOfRecords(clap, items, allRecords)]);
   const embeddings: Embeddings[] = [];
   for (const [spec, embed] of caches) {
     if (stage !== 'merge' && !readMerged(spec)) {
@@ -194,7 +193,24 @@ export async function prepareStreamingData(config: MatsConfig, clap: ClapEncoder
 function streamEncoders(clap: ClapEncoder, variant: 'text' | 'audio'): { text: (items: string[]) => Promise<Embeddings>; audio?: (items: string[]) => Promise<Embeddings> } {
   const text = (items: string[]) => clap.embedText(items);
   if (variant === 'text') return { text };
-  return { text, audio: async (items) => clap.embedAudio(await Promise.all(items.map((p) => decodeAudioFile(p)))) };
+  return { text, audio: (items) => embedAudioFiles(clap, items) };
+}
+
+/**
+ * The CLAP embeddings of clips (files read one at a time, only as far as the crop needs); an error
+ * names the file (embedAudioFiles) and the records that use it.
+ */
+async function embedClipsOfRecords(clap: ClapEncoder, paths: string[], records: TrainRecord[]): Promise<Embeddings> {
+  try {
+    return await embedAudioFiles(clap, paths);
+  } catch (err) {
+    const message = (err as Error).message;
+    const path = paths.find((p) => message.startsWith(`${p}:`));
+    const users = path === undefined ? [] : records.filter((r) => r.audio === path).map((r) => JSON.stringify(r.id));
+    if (users.length === 0) throw err;
+    const more = users.length > 3 ? ` and ${users.length - 3} more` : '';
+    throw new Error(`${message} (the clip of record${users.length > 1 ? 's' : ''} ${users.slice(0, 3).join(', ')}${more})`, { cause: err });
+  }
 }
 
 /**

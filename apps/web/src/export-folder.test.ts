@@ -6,7 +6,7 @@ import * as ortNode from 'onnxruntime-node';
 import { decodeAudioFile, type MmauItem } from '@mats/datasets';
 import type { OrtModule } from '@mats/model';
 import { answerClip } from './answer.js';
-import { openExport, type FetchFn, type WebExport } from './export-folder.js';
+import { SessionStartError, openExport, type FetchFn, type WebExport } from './export-folder.js';
 import { makeExport, makeWorld, nodeAnswers, testPrompts } from './test-fixture.js';
 
 const ort = ortNode as unknown as OrtModule;
@@ -75,6 +75,15 @@ describe('openExport + answerClip on onnxruntime-node (the page code, outside th
     await expect(openExport(`${BASE}mismatch/`, { ort, fetchFn: folderFetch(dir) })).rejects.toThrow(
       `mismatch/clap-audio.onnx: input "log_mel" has dimension 1 = ${frames} but the manifest (clap.frames / clap.mel.nMels) says ${frames + 1}`,
     );
+  });
+
+  it('an execution provider that cannot start: a SessionStartError (the page then tries WebAssembly); a bad folder is not one', async () => {
+    const failed = await openExport(`${BASE}export/`, { ort, fetchFn: folderFetch(dir), executionProviders: ['no-such-provider'] }).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(SessionStartError);
+    expect((failed as Error).message).toMatch(/export\/decoder\.onnx: ONNX Runtime could not load the model: .*no-such-provider/);
+    const missing = await openExport(`${BASE}nothing-here/`, { ort, fetchFn: folderFetch(dir) }).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(Error);
+    expect(missing).not.toBeInstanceOf(SessionStartError);
   });
 
   it('no manifest: says which URL was tried', async () => {

@@ -30,6 +30,14 @@ import {
 
 export type FetchFn = (url: string) => Promise<Response>;
 
+/**
+ * The export folder was read and checked, but ONNX Runtime could not start a session on the
+ * requested execution provider: another provider may work (the files themselves are fine).
+ */
+export class SessionStartError extends Error {
+  override name = 'SessionStartError';
+}
+
 /** An opened export folder: the same pieces as @mats/model's ExportedModel. */
 export interface WebExport {
   url: string;
@@ -125,7 +133,8 @@ export interface OpenExportOptions extends SessionOptions {
 
 /**
  * Fetches and checks an export folder, then creates the ONNX Runtime sessions. Every problem (missing
- * file, manifest vs graph mismatch, unsupported opset, not a world export) is an Error naming the file.
+ * file, manifest vs graph mismatch, unsupported opset, not a world export) is an Error naming the file;
+ * a session that does not start on the execution providers asked for is a SessionStartError.
  */
 export async function openExport(folder: string, options: OpenExportOptions): Promise<WebExport> {
   const fetchFn = options.fetchFn ?? ((url: string) => fetch(url));
@@ -202,6 +211,6 @@ export async function openExport(folder: string, options: OpenExportOptions): Pr
     };
   } catch (err) {
     await Promise.all(opened.map((s) => s.release()));
-    throw err;
+    throw new SessionStartError((err as Error).message, { cause: err });
   }
 }

@@ -1,17 +1,20 @@
 /**
  * The page: loads an exported run (URL parameter `export`, default ./export/) and a world folder
  * (`world`, default ./world/), then answers questions about a world clip, a dropped file or a
- * recording. `engine=webgpu` asks for ONNX Runtime's WebGPU execution provider (wasm otherwise).
+ * recording. `engine` picks ONNX Runtime's execution provider (engine.ts): `auto` (default) takes
+ * WebGPU on a hardware adapter, `webgpu` any adapter, `wasm` WebAssembly; the page says which it uses.
  */
 import * as ort from 'onnxruntime-web';
 import { Rng } from '@mats/core';
-import { decodeAudio, downmixMean, resample, type AudioClip } from '@mats/datasets/browser';
+import { decodeAudio, downmixMean, encodeWav, resample, type AudioClip } from '@mats/datasets/browser';
 import { fitLength } from '@mats/clap/browser';
 import { answerClip } from './answer.js';
-import { openExport, type WebExport } from './export-folder.js';
+import { SessionStartError, openExport, type WebExport } from './export-folder.js';
 import type { OrtModule } from '@mats/model';
 import { drawLogMel, drawWaveform } from './views.js';
-import { wasmProblem, webGpuAvailable } from './wasm-support.js';
+import { chooseEngine, parseEngine, probeWebGpu, type Engine } from './engine.js';
+import { recordingFrames, startRecording, type Recording } from './recorder.js';
+import { wasmProblem } from './wasm-support.js';
 import { loadWorldClips, presetPrompts, type WorldClip } from './world.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -41,6 +44,13 @@ function showError(err: unknown): void {
   console.error(err);
 }
 
+/** A lasting notice (the engine the page could not give): not cleared by the next clip or answer. */
+function notice(text: string): void {
+  const box = $('notice');
+  box.textContent = box.textContent ? `${box.textContent}\n${text}` : text;
+  box.hidden = false;
+}
+
 function clearError(): void {
   $('error').hidden = true;
   $('error').textContent = '';
@@ -63,6 +73,9 @@ function fillPresets(): void {
 /** Shows a clip: waveform and the log-mel the CLAP encoder will see. */
 function setClip(next: AudioClip, description: string): void {
   clip = next;
+  offerRecording(null);
+  // A dropped file or a recording: no world clip is selected (so choosing the previous one again loads it).
+  if (!worldClip) ($('clip') as HTMLSelectElement).selectedIndex = -1;
   $('source').textContent = `${description}: ${(next.channels[0].length / next.sampleRate).toFixed(2)} s, ${next.sampleRate} Hz, ${next.channels.length} channel(s)`;
   const mono = downmixMean(next);
   drawWaveform($('wave') as HTMLCanvasElement, mono);
@@ -175,49 +188,55 @@ async function ask(): Promise<void> {
   }
 }
 
-/** Microphone: raw samples through Web Audio (no compressed container to decode). */
-let recording: { stop: () => AudioClip } | null = null;
+/** The download link of the last recording (a float32 WAV of exactly the samples the model gets). */
+let recordingUrl: string | null = null;
+function offerRecording(recorded: AudioClip | null): void {
+  const link = $('save-recording') as HTMLAnchorElement;
+  if (recordingUrl) URL.revokeObjectURL(recordingUrl);
+  recordingUrl = recorded ? URL.createObjectURL(new Blob([encodeWav(recorded, { format: 'float32' }) as BlobPart], { type: 'audio/wav' })) : null;
+  link.href = recordingUrl ?? '';
+  link.hidden = !recordingUrl;
+}
+
+/** Microphone: records one CLAP clip (or until stopped), then it is the clip the question is about. */
+let recording: Recording | null = null;
 async function toggleRecord(): Promise<void> {
   const button = $('record') as HTMLButtonElement;
   if (recording) {
-    const recorded = recording.stop();
-    recording = null;
-    button.textContent = 'Record from the microphone';
-    worldClip = null;
-    fillPresets();
-    if (recorded.channels[0].length === 0) showError('The recording is empty.');
-    else setClip(recorded, 'recording');
+    recording.stop();
     return;
   }
+  if (!model) return;
   clearError();
+  const { clipSamples, config } = model.clap;
+  const request = startLoading();
+  button.disabled = true;
   try {
-    const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-    const ctx = new AudioContext();
-    const source = ctx.createMediaStreamSource(stream);
-    const node = ctx.createScriptProcessor(4096, 1, 1);
-    const chunks: Float32Array[] = [];
-    node.onaudioprocess = (e) => chunks.push(new Float32Array(e.inputBuffer.getChannelData(0)));
-    source.connect(node);
-    node.connect(ctx.destination);
-    recording = {
-      stop() {
-        node.disconnect();
-        source.disconnect();
-        stream.getTracks().forEach((t) => t.stop());
-        void ctx.close();
-        const samples = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
-        let at = 0;
-        for (const c of chunks) {
-          samples.set(c, at);
-          at += c.length;
-        }
-        return { sampleRate: ctx.sampleRate, channels: [samples] };
-      },
-    };
-    button.textContent = 'Stop recording';
+    recording = await startRecording(
+      (rate) => recordingFrames(clipSamples, config.sampleRate, rate),
+      (recorded, frames, rate) => (button.textContent = `Stop recording (${(recorded / rate).toFixed(1)} of ${(frames / rate).toFixed(1)} s)`),
+    );
   } catch (err) {
-    showError(`Could not record from the microphone: ${(err as Error).message}`);
+    button.disabled = false;
+    if (doneLoading(request)) showError(err);
+    return;
   }
+  button.disabled = false;
+  button.textContent = 'Stop recording';
+  status(`recording from the microphone (${recording.sampleRate} Hz)`);
+  const recorded = await recording.done;
+  recording = null;
+  button.textContent = 'Record from the microphone';
+  if (!doneLoading(request)) return;
+  status(`recorded ${(recorded.channels[0].length / recorded.sampleRate).toFixed(2)} s`);
+  worldClip = null;
+  fillPresets();
+  if (recorded.channels[0].length === 0) {
+    showError('The recording is empty (the microphone delivered no samples).');
+    return;
+  }
+  setClip(recorded, 'recording');
+  offerRecording(recorded);
 }
 
 function wireInputs(): void {
@@ -252,6 +271,19 @@ function wireInputs(): void {
   });
 }
 
+/**
+ * Opens the export on one execution provider. Only that one is listed: ONNX Runtime drops a listed
+ * provider that fails to start with nothing but a console warning, which would be a silent fallback.
+ */
+async function openModel(engine: Engine): Promise<WebExport> {
+  const opened = await openExport(exportUrl, { ort: ort as unknown as OrtModule, executionProviders: [engine], onStatus: status });
+  if (engine === 'webgpu' && !(await (ort.env.webgpu as { device?: unknown }).device)) {
+    await opened.dispose();
+    throw new SessionStartError('ONNX Runtime created the sessions but started no WebGPU device');
+  }
+  return opened;
+}
+
 async function start(): Promise<void> {
   wireInputs();
   fillPresets();
@@ -261,20 +293,38 @@ async function start(): Promise<void> {
     showError(problem);
     return;
   }
-  const wantGpu = params.get('engine') === 'webgpu';
-  const gpu = wantGpu && (await webGpuAvailable());
-  if (wantGpu && !gpu) showError('WebGPU was asked for (engine=webgpu) but this browser offers no WebGPU adapter; using WebAssembly.');
+  const { request, error } = parseEngine(params.get('engine'));
+  if (error) notice(error);
+  const choice = chooseEngine(request, await probeWebGpu());
+  if (choice.refused) notice(`${choice.note}; using WebAssembly.`);
   ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-  const executionProviders = gpu ? ['webgpu', 'wasm'] : ['wasm'];
-  $('engine').textContent = `ONNX Runtime Web ${ort.env.versions?.web ?? ''}, ${gpu ? 'WebGPU' : 'WebAssembly'} (${ort.env.wasm.numThreads} thread(s)); export: ${exportUrl}; world: ${worldUrl}`;
+  let engine: Engine = choice.engine;
+  let engineNote = choice.note;
+  const showEngine = () => {
+    $('engine').textContent = `Engine: ${engineNote}. ONNX Runtime Web ${ort.env.versions?.web ?? ''}, ${ort.env.wasm.numThreads} CPU thread(s); export: ${exportUrl}; world: ${worldUrl}`;
+    document.body.dataset.engine = engine;
+  };
+  showEngine();
   try {
-    model = await openExport(exportUrl, { ort: ort as unknown as OrtModule, executionProviders, onStatus: status });
+    try {
+      model = await openModel(engine);
+    } catch (err) {
+      // A bad export folder fails the same on any engine; only a session that WebGPU cannot start is retried.
+      if (engine !== 'webgpu' || !(err instanceof SessionStartError)) throw err;
+      // Not silent: the page says WebGPU failed and why, then tries WebAssembly.
+      notice(`WebGPU could not run the model, using WebAssembly instead: ${(err as Error).message}`);
+      engine = 'wasm';
+      engineNote = 'WebAssembly (WebGPU failed, see the message above)';
+      showEngine();
+      model = await openModel(engine);
+    }
     status(`model ready: ${model.manifest.sourceRun ?? exportUrl} (LLM ${model.manifest.llm.nLayer} layers, prefix ${model.manifest.mapper.prefixLength}, Santa ${model.manifest.santa?.method ?? 'off'})`);
   } catch (err) {
     status('Could not load the exported model.');
     showError(err);
     return;
   }
+  ($('record') as HTMLButtonElement).disabled = false;
   const select = $('clip') as HTMLSelectElement;
   try {
     clips = await loadWorldClips(worldUrl);

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '@mats/core';
 import { TINY_CLAP_WORLD_DIR, TinyClap } from '@mats/clap';
-import { decodeAudioFile, generateWorld, writeWorld, mmauPrompt, captionInstruction, classificationInstruction, type MmauItem } from '@mats/datasets';
+import { decodeAudioFile, generateWorld, writeWorld, mmauPrompt, captionInstruction, classificationInstruction, type AudioClip, type MmauItem } from '@mats/datasets';
 import { TINY_WORLD_LM_DIR, applyLora, generateBatch, loadCausalLM, mergeLora } from '@mats/llm-lora';
 import { createMapper } from '@mats/mapper';
 import { buildMemory, saveMemory, transfer, type TransferMethod } from '@mats/santa';
@@ -78,33 +78,38 @@ export function testPrompts(items: MmauItem[]): { audio: string; prompt: string 
  * Also the token ids, from the same pieces (askExported returns text).
  */
 export async function nodeAnswers(exportDir: string, worldDir: string, items: { audio: string; prompt: string }[]): Promise<{ ids: number[]; text: string }[]> {
+  const clips = await Promise.all(items.map(async (item) => ({ clip: await decodeAudioFile(join(worldDir, item.audio)), prompt: item.prompt })));
+  return nodeAnswersForClips(exportDir, clips);
+}
+
+/** nodeAnswers for decoded clips (e.g. the page's microphone recording). */
+export async function nodeAnswersForClips(exportDir: string, items: { clip: AudioClip; prompt: string }[]): Promise<{ ids: number[]; text: string }[]> {
   const model: ExportedModel = await loadExported(exportDir, { threads: 1 });
   try {
     const out: { ids: number[]; text: string }[] = [];
-    for (const item of items) {
-      const clip = await decodeAudioFile(join(worldDir, item.audio));
-      const [text] = await askExported(model, [{ audio: clip, instruction: item.prompt }]);
-      // The ids: the same steps by hand (askExported gives text only). World clips are exactly one
-      // CLAP clip long, so the encoder's crop stream is not involved.
-      const fresh = model;
-      {
-        let z = await fresh.clap!.embedAudio([clip]);
-        if (fresh.memory && fresh.manifest.santa && fresh.manifest.santa.method !== 'noise-only') {
-          z = transfer(fresh.manifest.santa.method as TransferMethod, z, fresh.memory, santaOptions(fresh.manifest));
-        }
-        const prefix = await fresh.mapper.forward(z);
-        const g = fresh.manifest.generation;
-        const [r] = await generateBatch(fresh.llm.decoder(), prefix.data, [fresh.tokenizer.encode(item.prompt)], {
-          maxNewTokens: g.maxNewTokens,
-          numBeams: g.numBeams,
-          noRepeatNgramSize: g.noRepeatNgramSize,
-          repetitionPenalty: g.repetitionPenalty,
-          eosId: fresh.manifest.llm.eosTokenId,
-        });
-        const byHand = r.ids.length > 0 ? fresh.tokenizer.decode(r.ids).trim() : '';
-        if (byHand !== text) throw new Error(`test fixture: askExported answered ${JSON.stringify(text)} but the same steps by hand give ${JSON.stringify(byHand)}`);
-        out.push({ ids: r.ids, text });
+    for (const { clip, prompt } of items) {
+      // Clips of at most one CLAP clip (world clips, the page's recordings) are tiled, not cropped at
+      // a random offset, so the encoder's crop stream is not involved and the two runs below agree.
+      const resampled = Math.ceil((clip.channels[0].length * model.clap!.config.sampleRate) / clip.sampleRate);
+      if (resampled > model.clap!.clipSamples) throw new Error(`test fixture: a clip of ${resampled} samples at ${model.clap!.config.sampleRate} Hz is longer than one CLAP clip (${model.clap!.clipSamples}): it would be cropped at random`);
+      const [text] = await askExported(model, [{ audio: clip, instruction: prompt }]);
+      // The ids: the same steps by hand (askExported gives text only).
+      let z = await model.clap!.embedAudio([clip]);
+      if (model.memory && model.manifest.santa && model.manifest.santa.method !== 'noise-only') {
+        z = transfer(model.manifest.santa.method as TransferMethod, z, model.memory, santaOptions(model.manifest));
       }
+      const prefix = await model.mapper.forward(z);
+      const g = model.manifest.generation;
+      const [r] = await generateBatch(model.llm.decoder(), prefix.data, [model.tokenizer.encode(prompt)], {
+        maxNewTokens: g.maxNewTokens,
+        numBeams: g.numBeams,
+        noRepeatNgramSize: g.noRepeatNgramSize,
+        repetitionPenalty: g.repetitionPenalty,
+        eosId: model.manifest.llm.eosTokenId,
+      });
+      const byHand = r.ids.length > 0 ? model.tokenizer.decode(r.ids).trim() : '';
+      if (byHand !== text) throw new Error(`test fixture: askExported answered ${JSON.stringify(text)} but the same steps by hand give ${JSON.stringify(byHand)}`);
+      out.push({ ids: r.ids, text });
     }
     return out;
   } finally {

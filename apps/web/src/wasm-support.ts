@@ -20,14 +20,3 @@ export function wasmProblem(wasm: WasmLike | undefined = (globalThis as { WebAss
   }
   return null;
 }
-
-/** Whether WebGPU can be offered: an adapter is actually available, not just navigator.gpu. */
-export async function webGpuAvailable(): Promise<boolean> {
-  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
-  if (!gpu) return false;
-  try {
-    return (await gpu.requestAdapter()) !== null;
-  } catch {
-    return false;
-  }
-}

@@ -10,6 +10,7 @@ export {
   validateClip,
   fitLength,
   prepareWaveform,
+  prepareSourceWaveform,
 } from './audio-prep.js';
 export {
   type MelOptions,

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { selectBackend, parseBackendName, writeSafetensors, type Embeddings } from '@mats/core';
-import { decodeAudioFile, type AudioClip } from '@mats/datasets';
+import { embedAudioFiles } from './audio-files.js';
 import { loadClap, TINY_CLAP_WORLD_DIR, type ClapSpec } from './load.js';
 import { zeroShotClassify, ZERO_SHOT_TEMPLATE } from './zero-shot.js';
 import type { ChannelMode } from './audio-prep.js';
@@ -43,12 +43,6 @@ function lines(path: string): string[] {
     throw new Error(`${path}: cannot read (${(err as Error).message})`);
   }
   return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
-}
-
-async function decodeAll(paths: string[]): Promise<AudioClip[]> {
-  const clips: AudioClip[] = [];
-  for (const p of paths) clips.push(await decodeAudioFile(p));
-  return clips;
 }
 
 export interface CliIo {
@@ -128,10 +122,9 @@ async function main(argv: string[], io: CliIo): Promise<void> {
   if (positionals.length === 0) throw new UsageError(`${command} needs one or more audio files`);
   if (command === 'embed-audio') {
     if (!values.out) throw new UsageError('embed-audio needs --out FILE.safetensors');
-    const clips = await decodeAll(positionals);
     const clap = await loadClap(spec);
     try {
-      writeEmbeddings(values.out, await clap.embedAudio(clips), { kind: 'audio', model: modelName, files: JSON.stringify(positionals) });
+      writeEmbeddings(values.out, await embedAudioFiles(clap, positionals), { kind: 'audio', model: modelName, files: JSON.stringify(positionals) });
     } finally {
       await clap.dispose();
     }
@@ -141,10 +134,9 @@ async function main(argv: string[], io: CliIo): Promise<void> {
     .map((l) => l.trim())
     .filter((l) => l.length > 0);
   if (labels.length === 0) throw new UsageError('zero-shot needs --labels "a,b,c" or --labels-file FILE');
-  const clips = await decodeAll(positionals);
   const clap = await loadClap(spec);
   try {
-    const result = await zeroShotClassify(clap, clips, labels, values.template);
+    const result = await zeroShotClassify(clap, positionals, labels, values.template);
     positionals.forEach((file, i) => {
       const scores = Object.fromEntries(labels.map((l, j) => [l, Number(result.scores[i * labels.length + j].toFixed(4))]));
       io.log(JSON.stringify({ file, label: labels[result.predictions[i]], scores }));

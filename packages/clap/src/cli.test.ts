@@ -76,4 +76,26 @@ describe('mats-clap CLI', { timeout: 300_000 }, () => {
       stderr: expect.stringContaining('missing.onnx: audio model file not found'),
     });
   });
+
+  it('embed-audio and zero-shot name the file of a NaN, Inf or empty clip (the tiny CLAP and the ONNX route)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'clap-cli-'));
+    try {
+      const good = join(dir, 'good.wav');
+      writeFileSync(good, encodeWav({ sampleRate: 16000, channels: [Float32Array.from({ length: 8000 }, (_, i) => Math.sin(i / 9))] }));
+      const nan = join(dir, 'nan.wav');
+      writeFileSync(nan, encodeWav({ sampleRate: 16000, channels: [Float32Array.from({ length: 8000 }, (_, i) => (i === 4321 ? NaN : 0.1))] }, { format: 'float32' }));
+      const inf = join(dir, 'inf.wav');
+      writeFileSync(inf, encodeWav({ sampleRate: 16000, channels: [Float32Array.from({ length: 8000 }, (_, i) => (i === 17 ? -Infinity : 0.1))] }, { format: 'float32' }));
+      const empty = join(dir, 'empty.wav');
+      writeFileSync(empty, encodeWav({ sampleRate: 16000, channels: [new Float32Array(0)] }));
+      const out = join(dir, 'audio.safetensors');
+      for (const model of [[], onnxArgs]) {
+        await expect(run('node', [cli, 'embed-audio', ...model, '--out', out, good, good, nan])).rejects.toMatchObject({ code: 1, stderr: `mats-clap: ${nan}: float sample 4321 of channel 0 is NaN (a corrupt file)` });
+        await expect(run('node', [cli, 'embed-audio', ...model, '--out', out, good, inf])).rejects.toMatchObject({ code: 1, stderr: `mats-clap: ${inf}: float sample 17 of channel 0 is -Infinity (a corrupt file)` });
+        await expect(run('node', [cli, 'zero-shot', ...model, '--labels', 'a,b', good, empty])).rejects.toMatchObject({ code: 1, stderr: `mats-clap: ${empty}: the WAV data chunk holds no samples (an empty clip)` });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -10,6 +10,12 @@ export interface ClapEncoder {
   readonly dim: number;
   /** One row per clip, in order. Clips are decoded audio at any sample rate; each encoder resamples. */
   embedAudio(clips: AudioClip[]): Promise<Embeddings>;
+  /**
+   * Optional: one row per audio file, the same rows as `embedAudio` of the decoded files, reading
+   * each file only as far as the encoder's window needs (bounded memory for long clips); errors
+   * name the path. Call it through `embedAudioFiles(encoder, paths)`, which falls back to decoding.
+   */
+  embedAudioFiles?(paths: string[]): Promise<Embeddings>;
   /** One row per text, in order. */
   embedText(texts: string[]): Promise<Embeddings>;
   /** Frees sessions / tensors; the encoder cannot be used afterwards. */

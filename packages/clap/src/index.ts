@@ -9,7 +9,9 @@ export {
   validateClip,
   fitLength,
   prepareWaveform,
+  prepareSourceWaveform,
 } from './audio-prep.js';
+export { embedAudioFiles, prepareFileWaveform } from './audio-files.js';
 export {
   END_OF_TEXT,
   END_OF_TEXT_ID,

@@ -4,7 +4,8 @@ import { type OrtModule, loadOnnxRuntime } from './ort.js';
 import { Rng, createEmbeddings, type Embeddings } from '@mats/core';
 import type { AudioClip } from '@mats/datasets';
 import { batchRanges, type ClapEncoder } from './encoder.js';
-import { MSCLAP_CLIP_SAMPLES, MSCLAP_SAMPLE_RATE, prepareWaveform, type ChannelMode } from './audio-prep.js';
+import { MSCLAP_CLIP_SAMPLES, MSCLAP_SAMPLE_RATE, prepareWaveform, type ChannelMode, type WaveformPrepOptions } from './audio-prep.js';
+import { prepareFileWaveform } from './audio-files.js';
 import { MSCLAP_TEXT_LENGTH, prepareClapText } from './text-prep.js';
 
 /** The ONNX contract of DESIGN.md section 4 (what tools/export_msclap.py writes). */
@@ -148,13 +149,27 @@ export class OnnxClap implements ClapEncoder {
 
   async embedAudio(clips: AudioClip[]): Promise<Embeddings> {
     this.checkOpen();
-    const out = createEmbeddings(clips.length, this.dim);
-    for (const [start, end] of batchRanges(clips.length, this.batchSize)) {
+    return this.embedWaveforms(clips.length, async (i) => prepareWaveform(clips[i], this.rng, this.waveformOptions, i));
+  }
+
+  /**
+   * Audio embeddings of files, read one at a time and only as far as the 7 s crop needs; the same
+   * rows as `embedAudio` of the decoded clips. Errors name the path.
+   */
+  async embedAudioFiles(paths: string[]): Promise<Embeddings> {
+    this.checkOpen();
+    return this.embedWaveforms(paths.length, (i) => prepareFileWaveform(paths[i], this.rng, this.waveformOptions));
+  }
+
+  private get waveformOptions(): WaveformPrepOptions {
+    return { sampleRate: MSCLAP_SAMPLE_RATE, samples: MSCLAP_CLIP_SAMPLES, channelMode: this.options.channelMode };
+  }
+
+  private async embedWaveforms(count: number, prepare: (i: number) => Promise<Float32Array>): Promise<Embeddings> {
+    const out = createEmbeddings(count, this.dim);
+    for (const [start, end] of batchRanges(count, this.batchSize)) {
       const batch = new Float32Array((end - start) * MSCLAP_CLIP_SAMPLES);
-      for (let i = start; i < end; i++) {
-        const wave = prepareWaveform(clips[i], this.rng, { sampleRate: MSCLAP_SAMPLE_RATE, samples: MSCLAP_CLIP_SAMPLES, channelMode: this.options.channelMode }, i);
-        batch.set(wave, (i - start) * MSCLAP_CLIP_SAMPLES);
-      }
+      for (let i = start; i < end; i++) batch.set(await prepare(i), (i - start) * MSCLAP_CLIP_SAMPLES);
       const feeds = { waveform: new this.ortLib.Tensor('float32', batch, [end - start, MSCLAP_CLIP_SAMPLES]) };
       const result = await this.audio.run(feeds);
       out.data.set(this.readOutput(result, this.audio, end - start, 'audio'), start * this.dim);

@@ -1,6 +1,7 @@
 import { l2Normalize, type Embeddings } from '@mats/core';
 import type { AudioClip } from '@mats/datasets';
 import type { ClapEncoder } from './encoder.js';
+import { embedAudioFiles } from './audio-files.js';
 
 /** msclap's zero-shot prompt. */
 export const ZERO_SHOT_TEMPLATE = 'This is a sound of {label}.';
@@ -43,13 +44,18 @@ export function argmaxRows(m: Float32Array, cols: number): number[] {
 
 /**
  * CLAP zero-shot classification: embed `This is a sound of {label}.` for every label and every clip,
- * pick the label with the highest cosine similarity.
+ * pick the label with the highest cosine similarity. `clips` are decoded clips or audio file paths
+ * (read as `embedAudioFiles` reads them).
  */
-export async function zeroShotClassify(encoder: ClapEncoder, clips: AudioClip[], labels: string[], template = ZERO_SHOT_TEMPLATE): Promise<ZeroShotResult> {
+export async function zeroShotClassify(encoder: ClapEncoder, clips: AudioClip[] | string[], labels: string[], template = ZERO_SHOT_TEMPLATE): Promise<ZeroShotResult> {
   if (labels.length === 0) throw new Error('zeroShotClassify: no labels given');
   if (!template.includes('{label}')) throw new Error(`zeroShotClassify: the template must contain {label}, got ${JSON.stringify(template)}`);
   const text = await encoder.embedText(labels.map((l) => template.replace('{label}', l)));
-  const audio = await encoder.embedAudio(clips);
+  const audio = isPaths(clips) ? await embedAudioFiles(encoder, clips) : await encoder.embedAudio(clips);
   const scores = audio.rows === 0 ? new Float32Array(0) : cosineSimilarities(audio, text);
   return { labels, scores, predictions: argmaxRows(scores, labels.length) };
+}
+
+function isPaths(clips: AudioClip[] | string[]): clips is string[] {
+  return clips.length > 0 && typeof clips[0] === 'string';
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng, createEmbeddings, selectBackend } from '@mats/core';
 import { TINY_CLAP_WORLD_DIR, TinyClap } from '@mats/clap';
 import { type AudioClip, writeWav } from '@mats/datasets';
-import { TINY_WORLD_LM_DIR, buildPrefixLmBatch, loadCausalLM, prefixLmLoss } from '@mats/llm-lora';
+import { TINY_WORLD_LM_DIR, buildPrefixLmBatch, createCausalLM, loadCausalLM, makeConfig, prefixLmLoss, saveCausalLM } from '@mats/llm-lora';
 import { buildMemory } from '@mats/santa';
 import { matchPredictionsToLabels } from '@mats/bench';
 import { MatsItemsError, MatsModel, pipeline, worldModelSpec } from './index.js';
@@ -154,6 +154,20 @@ describe('MatsModel', () => {
     const small = { dim: 8, embedText: async () => createEmbeddings(0, 8), embedAudio: async () => createEmbeddings(0, 8), dispose: async () => {} };
     await expect(MatsModel.load(runDir, { clap: small })).rejects.toThrow(/mapper expects 256-d CLAP embeddings but the CLAP model gives 8-d/);
     await model.dispose();
+  });
+
+  it('refuses an LLM narrower or wider than the mapper at load, before any clip is embedded', async () => {
+    const world = loadCausalLM(TINY_WORLD_LM_DIR);
+    const width = world.config.nEmbd;
+    const wide = join(dir, 'wide-llm');
+    await saveCausalLM(createCausalLM(makeConfig({ ...world.config, nEmbd: 2 * width }), new Rng(1), world.tokenizer!), wide);
+    copyFileSync(join(TINY_WORLD_LM_DIR, 'tokenizer.json'), join(wide, 'tokenizer.json'));
+    world.dispose();
+    let embedded = 0;
+    const clap = TinyClap.load(TINY_CLAP_WORLD_DIR);
+    const counting = { dim: clap.dim, embedText: (t: string[]) => clap.embedText(t), embedAudio: (c: AudioClip[]) => ((embedded += c.length), clap.embedAudio(c)), dispose: () => clap.dispose() };
+    await expect(MatsModel.load(runDir, { llmDir: wide, clap: counting })).rejects.toThrow(`the mapper gives ${width}-wide prefixes but the LLM's n_embd is ${2 * width}`);
+    expect(embedded).toBe(0);
   });
 
   it('trainingLoss is eq. 1-2: the prefix-LM loss of the mapper on the (noisy) normalised text embedding', async () => {

@@ -11,8 +11,8 @@ import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type BackendName, type Embeddings, Rng, createEmbeddings, l2Normalize, selectBackend, writeFileAtomic } from '@mats/core';
-import { type ClapEncoder, loadClap } from '@mats/clap';
-import { type AudioClip, decodeAudioFile } from '@mats/datasets';
+import { type ClapEncoder, embedAudioFiles, loadClap } from '@mats/clap';
+import type { AudioClip } from '@mats/datasets';
 import {
   type CausalLM,
   type GenerateResult,
@@ -119,7 +119,7 @@ export class MatsModel {
     private readonly ownsClap: boolean,
   ) {
     if (mapper.config.clapDim !== clap.dim) throw new Error(`the mapper expects ${mapper.config.clapDim}-d CLAP embeddings but the CLAP model gives ${clap.dim}-d`);
-    if (mapper.config.outDim !== llm.config.nEmbd) throw new Error(`the mapper gives ${mapper.config.outDim}-wide prefixes but the LLM's n_embd is ${llm.config.nEmbd}`);
+    checkMapperFitsLlm(mapper, llm);
     if (memory.memory.dim !== clap.dim) throw new Error(`the Santa memory holds ${memory.memory.dim}-d embeddings but the CLAP model gives ${clap.dim}-d`);
   }
 
@@ -146,6 +146,8 @@ export class MatsModel {
     const llm = openLlm(spec, dir);
     let clap: ClapEncoder | undefined;
     try {
+      // Before the adapter: an LLM of another width would fail there with a tensor shape, not the cause.
+      checkMapperFitsLlm(mapper, llm);
       mergeLora(llm, loadLora(llm, dir));
       clap = options.clap ?? (await openClap(spec, dir));
       return new MatsModel(spec, clap, llm, llm.tokenizer!, mapper, memory, { merged: adapterFiles }, options.clap === undefined);
@@ -210,7 +212,15 @@ export class MatsModel {
    * Returns a tensor [rows, prefixLength, n_embd] that the caller disposes.
    */
   prefixes(embeddings: Embeddings, options: { method?: TransferMethod; rng?: Rng } = {}): tf.Tensor3D {
-    const method = checkMethod(options.method ?? this.spec.method, 'prefixes: method');
+    return this.mapPrefix(this.transferEmbeddings(embeddings, options));
+  }
+
+  /**
+   * Eq. 3 alone: CLAP audio embeddings after the modal transfer of `method` (Santa by default),
+   * L2-normalised - the rows the mapper turns into prefixes.
+   */
+  transferEmbeddings(embeddings: Embeddings, options: { method?: TransferMethod; rng?: Rng } = {}): Embeddings {
+    const method = checkMethod(options.method ?? this.spec.method, 'transferEmbeddings: method');
     const s = this.spec.santa;
     const z = transfer(method, embeddings, this.memory, {
       topL: s.topL,
@@ -221,7 +231,7 @@ export class MatsModel {
       queryNoise: s.queryNoise,
       rng: options.rng ?? new Rng(`${this.spec.seed}/santa-query`),
     });
-    return this.mapPrefix(l2Normalize(z));
+    return l2Normalize(z);
   }
 
   /** The mapper on L2-normalised rows, as a tensor [rows, P, n_embd]. */
@@ -307,44 +317,52 @@ export class MatsModel {
   }
 
   /**
-   * CLAP audio embeddings of audio inputs: paths are decoded, clips embedded together (one by one
-   * when a batch fails, to find the bad clip), embeddings checked. One vector or one error per input.
+   * CLAP audio embeddings of audio inputs: files are read through the CLAP's file route
+   * (`embedAudioFiles`: one at a time, each only as far as its crop needs, so a long clip costs what
+   * its window does), clips and files embedded together (one by one when a batch fails, to find the
+   * bad one). One vector or one error per input; a file's error names its path.
    */
   async embedAudio(audio: AudioInput[]): Promise<{ vectors: (Float32Array | null)[]; errors: (string | null)[] }> {
     const dim = this.clap.dim;
     const vectors: (Float32Array | null)[] = audio.map(() => null);
     const errors: (string | null)[] = audio.map(() => null);
     const clips: { index: number; clip: AudioClip }[] = [];
-    await Promise.all(
-      audio.map(async (a, index) => {
-        if (a instanceof Float32Array) {
-          if (a.length !== dim) errors[index] = `the audio embedding has ${a.length} values, expected the CLAP dimension ${dim}`;
-          else if (!a.every(Number.isFinite)) errors[index] = 'the audio embedding has a non-finite value';
-          else vectors[index] = a;
-          return;
-        }
+    const files: { index: number; path: string }[] = [];
+    audio.forEach((a, index) => {
+      if (a instanceof Float32Array) {
+        if (a.length !== dim) errors[index] = `the audio embedding has ${a.length} values, expected the CLAP dimension ${dim}`;
+        else if (!a.every(Number.isFinite)) errors[index] = 'the audio embedding has a non-finite value';
+        else vectors[index] = a;
+      } else if (typeof a === 'string') {
+        files.push({ index, path: a });
+      } else {
         try {
-          clips.push({ index, clip: typeof a === 'string' ? await decodeAudioFile(a) : checkClip(a) });
+          clips.push({ index, clip: checkClip(a) });
         } catch (err) {
           errors[index] = firstLine(err);
         }
-      }),
-    );
-    clips.sort((x, y) => x.index - y.index);
-    const put = (e: Embeddings, list: typeof clips) => list.forEach((c, r) => (vectors[c.index] = e.data.slice(r * dim, (r + 1) * dim)));
-    if (clips.length > 0) {
+      }
+    });
+    const embedGroup = async <T extends { index: number }>(list: T[], embed: (part: T[]) => Promise<Embeddings>): Promise<void> => {
+      const put = (e: Embeddings, part: T[]) => part.forEach((c, r) => (vectors[c.index] = e.data.slice(r * dim, (r + 1) * dim)));
+      if (list.length === 0) return;
       try {
-        put(await this.clap.embedAudio(clips.map((c) => c.clip)), clips);
+        put(await embed(list), list);
       } catch {
-        for (const c of clips) {
+        for (const c of list) {
           try {
-            put(await this.clap.embedAudio([c.clip]), [c]);
+            put(await embed([c]), [c]);
           } catch (err) {
-            errors[c.index] = `${describeAudio(audio[c.index])}: CLAP could not embed the clip: ${firstLine(err)}`;
+            const line = firstLine(err);
+            const name = describeAudio(audio[c.index]);
+            // A file's read errors already start with its path.
+            errors[c.index] = line.startsWith(`${name}:`) ? line : `${name}: CLAP could not embed the clip: ${line}`;
           }
         }
       }
-    }
+    };
+    await embedGroup(clips, (part) => this.clap.embedAudio(part.map((c) => c.clip)));
+    await embedGroup(files, (part) => embedAudioFiles(this.clap, part.map((f) => f.path)));
     return { vectors, errors };
   }
 
@@ -410,6 +428,10 @@ export class MatsItemsError extends Error {
     super(`${failed.length} of ${answers.length} item(s) could not be answered:\n  ${failed.slice(0, 10).map((f) => `item ${f.index}: ${f.error}`).join('\n  ')}${failed.length > 10 ? '\n  ...' : ''}`);
     this.name = 'MatsItemsError';
   }
+}
+
+function checkMapperFitsLlm(mapper: TransformerMapper, llm: CausalLM): void {
+  if (mapper.config.outDim !== llm.config.nEmbd) throw new Error(`the mapper gives ${mapper.config.outDim}-wide prefixes but the LLM's n_embd is ${llm.config.nEmbd}`);
 }
 
 function firstLine(err: unknown): string {

@@ -2,9 +2,10 @@ import { existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Rng, assertFiniteTensors, createEmbeddings, parseJson, getFloatTensor, readSafetensors, writeFileAtomic, writeSafetensors, type Embeddings } from '@mats/core';
-import { downmixMean, resample, type AudioClip } from '@mats/datasets/browser';
+import type { AudioClip } from '@mats/datasets/browser';
 import { batchRanges, type ClapEncoder } from '../encoder.js';
-import { fitLength, validateClip } from '../audio-prep.js';
+import { prepareWaveform, type WaveformPrepOptions } from '../audio-prep.js';
+import { prepareFileWaveform } from '../audio-files.js';
 import { LogMel } from '../mel.js';
 import { WordTokenizer } from './tokenizer.js';
 import { audioColumns, audioForward, parameterShapes, textForward, type Params, type TinyClapConfig } from './model.js';
@@ -124,14 +125,17 @@ export class TinyClap implements ClapEncoder {
     writeFileAtomic(join(dir, TINY_CONFIG_FILE), `${JSON.stringify(this.config, null, 1)}\n`);
   }
 
+  /** How a clip becomes the model's input signal: mean downmix, resample to config.sampleRate, tile or seeded crop to clipSeconds. */
+  get waveformOptions(): WaveformPrepOptions {
+    return { sampleRate: this.config.sampleRate, samples: this.clipSamples, channelMode: 'mean' };
+  }
+
   /**
    * One clip -> the model's input signal: mean downmix, resample to config.sampleRate (torchaudio's
-   * resampler), tile or seeded-crop to clipSeconds.
+   * resampler), tile or seeded-crop to clipSeconds. `name` (a path, or the clip's index) is named in errors.
    */
-  prepareClip(clip: AudioClip, index = 0, rng: Rng = this.rng): Float32Array {
-    validateClip(clip, index);
-    if (!Number.isInteger(clip.sampleRate)) throw new Error(`audio clip ${index}: sampleRate must be an integer number of Hz, got ${clip.sampleRate}`);
-    return fitLength(resample(downmixMean(clip), clip.sampleRate, this.config.sampleRate), this.clipSamples, rng);
+  prepareClip(clip: AudioClip, name: string | number = 0, rng: Rng = this.rng): Float32Array {
+    return prepareWaveform(clip, rng, this.waveformOptions, name);
   }
 
   /** Log-mel features of clips, row-major [clips, frames, nMels]. */
@@ -147,32 +151,56 @@ export class TinyClap implements ClapEncoder {
     const out = createEmbeddings(clips.length, this.dim);
     for (const [start, end] of batchRanges(clips.length, this.batchSize)) {
       const mel = this.melFeatures(clips.slice(start, end));
-      out.data.set(this.embedMel(mel, end - start), start * this.dim);
+      out.data.set(await this.embedMel(mel, end - start), start * this.dim);
+    }
+    return out;
+  }
+
+  /**
+   * Audio embeddings of files, read one at a time and only as far as the crop needs (a 2-hour file
+   * costs what its 2 s crop does); the same rows as `embedAudio` of the decoded clips. Errors name the path.
+   */
+  async embedAudioFiles(paths: string[]): Promise<Embeddings> {
+    this.checkOpen();
+    const out = createEmbeddings(paths.length, this.dim);
+    const per = this.frames * this.config.mel.nMels;
+    for (const [start, end] of batchRanges(paths.length, this.batchSize)) {
+      const mel = new Float32Array((end - start) * per);
+      for (let i = start; i < end; i++) {
+        this.logMel.compute(await prepareFileWaveform(paths[i], this.rng, this.waveformOptions), mel.subarray((i - start) * per, (i - start + 1) * per));
+      }
+      out.data.set(await this.embedMel(mel, end - start), start * this.dim);
     }
     return out;
   }
 
   /** Embeddings of precomputed log-mel features [count, frames, nMels]. */
-  embedMel(mel: Float32Array, count: number): Float32Array {
+  async embedMel(mel: Float32Array, count: number): Promise<Float32Array> {
     this.checkOpen();
     const { nMels } = this.config.mel;
     if (mel.length !== count * this.frames * nMels) {
       throw new Error(`TinyClap.embedMel: got ${mel.length} values, expected ${count} x ${this.frames} x ${nMels}`);
     }
-    return this.embedColumns(this.columns(mel, count), count);
+    return this.embedColumns(await this.columns(mel, count), count);
   }
 
   /** The audio encoder's (constant) first-layer input for log-mel features; see audioColumns. */
-  columns(mel: Float32Array, count: number): Float32Array {
-    const mean = this.params.get('audio.mel_mean')!.dataSync() as Float32Array;
-    const std = this.params.get('audio.mel_std')!.dataSync() as Float32Array;
+  async columns(mel: Float32Array, count: number): Promise<Float32Array> {
+    // Asynchronous reads throughout: tfjs-webgpu cannot read a GPU tensor synchronously in Node.
+    const mean = (await this.params.get('audio.mel_mean')!.data()) as Float32Array;
+    const std = (await this.params.get('audio.mel_std')!.data()) as Float32Array;
     return audioColumns(mel, count, this.frames, this.config.mel.nMels, this.config.audio.kernel, mean, std);
   }
 
   /** Embeddings from audio columns [count, ceil(frames / 2), kernel * nMels]. */
-  embedColumns(columns: Float32Array, count: number): Float32Array {
+  async embedColumns(columns: Float32Array, count: number): Promise<Float32Array> {
     const shape: [number, number, number] = [count, Math.ceil(this.frames / 2), this.config.audio.kernel * this.config.mel.nMels];
-    return tf.tidy(() => audioForward(this.params, tf.tensor3d(columns, shape)).dataSync() as Float32Array);
+    const result = tf.tidy(() => audioForward(this.params, tf.tensor3d(columns, shape)));
+    try {
+      return (await result.data()) as Float32Array;
+    } finally {
+      result.dispose();
+    }
   }
 
   async embedText(texts: string[]): Promise<Embeddings> {
@@ -184,13 +212,17 @@ export class TinyClap implements ClapEncoder {
       const rows = end - start;
       const mask = new Float32Array(rows * len);
       for (let r = 0; r < rows; r++) mask.fill(1, r * len, r * len + lengths[r]);
-      const data = tf.tidy(() => textForward(this.params, tf.tensor2d(ids, [rows, len], 'int32'), tf.tensor2d(mask, [rows, len])).dataSync() as Float32Array);
-      out.data.set(data, start * this.dim);
+      const result = tf.tidy(() => textForward(this.params, tf.tensor2d(ids, [rows, len], 'int32'), tf.tensor2d(mask, [rows, len])));
+      try {
+        out.data.set((await result.data()) as Float32Array, start * this.dim);
+      } finally {
+        result.dispose();
+      }
     }
     return out;
   }
 
-  /** exp(logit_scale): the learned inverse temperature. */
+  /** exp(logit_scale): the learned inverse temperature (a synchronous read: cpu / wasm / tensorflow backends). */
   get logitScale(): number {
     return Math.exp(this.params.get('logit_scale')!.dataSync()[0]);
   }

@@ -89,32 +89,100 @@ function checkRate(rate: number, what: string): void {
   if (!Number.isInteger(rate) || rate <= 0) throw new Error(`resample: ${what} must be a positive integer in Hz, got ${rate}`);
 }
 
-/** Resamples one channel from `fromRate` to `toRate` Hz. Returns the input itself when the rates are equal (as torchaudio). */
-export function resample(samples: Float32Array, fromRate: number, toRate: number, options: ResampleOptions = {}): Float32Array {
-  checkRate(fromRate, 'fromRate');
-  checkRate(toRate, 'toRate');
+function checkOptions(options: ResampleOptions): { lowpassFilterWidth: number; rolloff: number } {
   const lowpassFilterWidth = options.lowpassFilterWidth ?? 6;
   const rolloff = options.rolloff ?? 0.99;
   if (!(lowpassFilterWidth > 0)) throw new Error(`resample: lowpassFilterWidth must be positive, got ${lowpassFilterWidth}`);
   if (!(rolloff > 0 && rolloff <= 1)) throw new Error(`resample: rolloff must be in (0, 1], got ${rolloff}`);
-  if (fromRate === toRate) return samples;
+  return { lowpassFilterWidth, rolloff };
+}
+
+/** Length of `resample(x, fromRate, toRate)` for a signal of `length` samples. */
+export function resampledLength(length: number, fromRate: number, toRate: number): number {
+  checkRate(fromRate, 'fromRate');
+  checkRate(toRate, 'toRate');
+  if (fromRate === toRate) return length;
+  const g = gcd(fromRate, toRate);
+  return Math.ceil((toRate / g) * length / (fromRate / g));
+}
+
+/**
+ * The input samples [from, to) that output samples [start, end) of `resample(x, fromRate, toRate)`
+ * depend on, for a signal x of `length` samples: what a caller must read to get part of a resampled
+ * signal with `resampleRange`.
+ */
+export function resampleInputRange(length: number, fromRate: number, toRate: number, start: number, end: number, options: ResampleOptions = {}): [number, number] {
+  checkRate(fromRate, 'fromRate');
+  checkRate(toRate, 'toRate');
+  if (fromRate === toRate) return [start, end];
+  if (end <= start) return [0, 0];
+  const { lowpassFilterWidth, rolloff } = checkOptions(options);
+  const { orig, newRate, width, taps } = getKernel(fromRate, toRate, lowpassFilterWidth, rolloff);
+  const first = Math.floor(start / newRate) * orig - width;
+  const last = Math.floor((end - 1) / newRate) * orig + taps - width;
+  return [Math.max(0, first), Math.min(length, last)];
+}
+
+/**
+ * Output samples [start, end) of `resample(x, fromRate, toRate)`, computed from part of x only:
+ * `part` holds x's samples [partStart, partStart + part.length), which must cover
+ * `resampleInputRange(length, ...)`; `length` is x's full length. The values are those of the whole
+ * resampled signal, bit for bit (same products, summed in the same order).
+ */
+export function resampleRange(
+  part: Float32Array,
+  partStart: number,
+  length: number,
+  fromRate: number,
+  toRate: number,
+  start: number,
+  end: number,
+  options: ResampleOptions = {},
+): Float32Array {
+  checkRate(fromRate, 'fromRate');
+  checkRate(toRate, 'toRate');
+  const { lowpassFilterWidth, rolloff } = checkOptions(options);
+  const outLength = resampledLength(length, fromRate, toRate);
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= outLength)) {
+    throw new Error(`resampleRange: output range [${start}, ${end}) is not within the ${outLength} resampled samples`);
+  }
+  const [from, to] = resampleInputRange(length, fromRate, toRate, start, end, options);
+  if (partStart > from || partStart + part.length < to) {
+    throw new Error(`resampleRange: input samples [${from}, ${to}) are needed, got [${partStart}, ${partStart + part.length})`);
+  }
+  if (fromRate === toRate) return part.slice(start - partStart, end - partStart);
+  const out = new Float32Array(end - start);
+  if (end === start) return out;
   const { orig, newRate, width, taps, weights, first, last } = getKernel(fromRate, toRate, lowpassFilterWidth, rolloff);
-  const length = samples.length;
-  const padded = new Float32Array(length + 2 * width + orig);
-  padded.set(samples, width);
-  const outLength = Math.ceil((newRate * length) / orig);
-  const out = new Float32Array(outLength);
-  for (let j = 0, o = 0; o < outLength; j++) {
-    const start = j * orig;
-    for (let i = 0; i < newRate && o < outLength; i++, o++) {
-      let acc = 0;
-      // Skipping exact-zero taps does not change the sum (0 * finite = 0).
-      const row = i * taps;
-      for (let k = first[i], end = last[i]; k < end; k++) acc += padded[start + k] * weights[row + k];
-      out[o] = acc;
+  // The window of torchaudio's zero-padded input that these outputs read: padded position p is x[p - width].
+  const j0 = Math.floor(start / newRate);
+  const base = j0 * orig - width;
+  const padded = new Float32Array((Math.floor((end - 1) / newRate) - j0) * orig + taps);
+  const lo = Math.max(0, base);
+  const hi = Math.min(length, base + padded.length);
+  if (hi > lo) padded.set(part.subarray(lo - partStart, hi - partStart), lo - base);
+  // Output o = j * newRate + i is phase i of input block j, read from padded position j * orig.
+  for (let o = start, i = start - j0 * newRate, at = 0; o < end; o++) {
+    let acc = 0;
+    // Skipping exact-zero taps does not change the sum (0 * finite = 0).
+    const row = i * taps;
+    for (let k = first[i], stop = last[i]; k < stop; k++) acc += padded[at + k] * weights[row + k];
+    out[o - start] = acc;
+    if (++i === newRate) {
+      i = 0;
+      at += orig;
     }
   }
   return out;
+}
+
+/** Resamples one channel from `fromRate` to `toRate` Hz. Returns the input itself when the rates are equal (as torchaudio). */
+export function resample(samples: Float32Array, fromRate: number, toRate: number, options: ResampleOptions = {}): Float32Array {
+  checkRate(fromRate, 'fromRate');
+  checkRate(toRate, 'toRate');
+  checkOptions(options);
+  if (fromRate === toRate) return samples;
+  return resampleRange(samples, 0, samples.length, fromRate, toRate, 0, resampledLength(samples.length, fromRate, toRate), options);
 }
 
 /** Resamples every channel of a clip. */

@@ -38,7 +38,8 @@ export function looksLikeWav(bytes: Uint8Array): boolean {
   return bytes.length >= 12 && fourcc(bytes, 0) === 'RIFF' && fourcc(bytes, 8) === 'WAVE';
 }
 
-interface WavFormat {
+/** The sample format of a WAV file's "fmt " chunk. */
+export interface WavFormat {
   formatCode: number;
   channels: number;
   sampleRate: number;
@@ -46,41 +47,64 @@ interface WavFormat {
   bitsPerSample: number;
 }
 
-/** Decodes a WAV file's bytes. `source` (usually the path) is named in every error. */
-export function decodeWav(bytes: Uint8Array, source?: string): AudioClip {
+/** Where a WAV file's samples are: its format, the byte offset of the data chunk's body and its frames. */
+export interface WavLayout {
+  format: WavFormat;
+  dataOffset: number;
+  frames: number;
+}
+
+/**
+ * Reads a WAV file's chunk headers through `readAt(offset, length)` (bytes of a file of `size` bytes)
+ * without touching the samples, and checks them: every error names `source`.
+ */
+export function parseWavLayout(size: number, readAt: (offset: number, length: number) => Uint8Array, source?: string): WavLayout {
   const name = where(source);
-  if (bytes.length < 12) {
-    throw new Error(`${name}: not a WAV file: ${bytes.length} bytes, a RIFF/WAVE header needs at least 12`);
+  if (size < 12) {
+    throw new Error(`${name}: not a WAV file: ${size} bytes, a RIFF/WAVE header needs at least 12`);
   }
-  if (fourcc(bytes, 0) !== 'RIFF' || fourcc(bytes, 8) !== 'WAVE') {
-    const head = Array.from(bytes.subarray(0, 12), (b) => b.toString(16).padStart(2, '0')).join(' ');
-    throw new Error(`${name}: not a WAV file: expected "RIFF....WAVE" at byte 0, got ${head}`);
+  const head = readAt(0, 12);
+  if (fourcc(head, 0) !== 'RIFF' || fourcc(head, 8) !== 'WAVE') {
+    const hex = Array.from(head, (b) => b.toString(16).padStart(2, '0')).join(' ');
+    throw new Error(`${name}: not a WAV file: expected "RIFF....WAVE" at byte 0, got ${hex}`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let format: WavFormat | null = null;
   let offset = 12;
-  while (offset + 8 <= bytes.length) {
-    const id = fourcc(bytes, offset);
-    const size = view.getUint32(offset + 4, true);
+  while (offset + 8 <= size) {
+    const header = readAt(offset, 8);
+    const id = fourcc(header, 0);
+    const chunkSize = new DataView(header.buffer, header.byteOffset, 8).getUint32(4, true);
     const body = offset + 8;
     if (id === 'fmt ') {
-      if (size < 16 || body + size > bytes.length) {
-        throw new Error(`${name}: truncated or malformed "fmt " chunk at byte ${offset}: size ${size}, ${bytes.length - body} bytes left`);
+      if (chunkSize < 16 || body + chunkSize > size) {
+        throw new Error(`${name}: truncated or malformed "fmt " chunk at byte ${offset}: size ${chunkSize}, ${size - body} bytes left`);
       }
-      format = readFormat(view, body, size, name);
+      const bytes = readAt(body, chunkSize);
+      format = readFormat(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, chunkSize, name);
     } else if (id === 'data') {
       if (!format) throw new Error(`${name}: "data" chunk at byte ${offset} comes before any "fmt " chunk`);
-      const available = bytes.length - body;
-      if (size > available) {
-        throw new Error(`${name}: truncated WAV: the data chunk declares ${size} bytes but only ${available} follow (byte ${body})`);
+      const available = size - body;
+      if (chunkSize > available) {
+        throw new Error(`${name}: truncated WAV: the data chunk declares ${chunkSize} bytes but only ${available} follow (byte ${body})`);
       }
-      return decodeSamples(bytes.subarray(body, body + size), format, name);
+      if (chunkSize % format.blockAlign !== 0) {
+        throw new Error(`${name}: truncated WAV: data chunk of ${chunkSize} bytes is not a whole number of ${format.blockAlign}-byte frames`);
+      }
+      const frames = chunkSize / format.blockAlign;
+      if (frames === 0) throw new Error(`${name}: the WAV data chunk holds no samples (an empty clip)`);
+      return { format, dataOffset: body, frames };
     }
     // Chunks are padded to an even number of bytes.
-    offset = body + size + (size & 1);
+    offset = body + chunkSize + (chunkSize & 1);
   }
-  if (!format) throw new Error(`${name}: truncated WAV: no "fmt " chunk found in ${bytes.length} bytes`);
-  throw new Error(`${name}: truncated WAV: no "data" chunk found in ${bytes.length} bytes`);
+  if (!format) throw new Error(`${name}: truncated WAV: no "fmt " chunk found in ${size} bytes`);
+  throw new Error(`${name}: truncated WAV: no "data" chunk found in ${size} bytes`);
+}
+
+/** Decodes a WAV file's bytes. `source` (usually the path) is named in every error. */
+export function decodeWav(bytes: Uint8Array, source?: string): AudioClip {
+  const { format, dataOffset, frames } = parseWavLayout(bytes.length, (at, n) => bytes.subarray(at, at + n), source);
+  return decodeWavFrames(bytes.subarray(dataOffset, dataOffset + frames * format.blockAlign), format, 0, source);
 }
 
 function readFormat(view: DataView, at: number, size: number, name: string): WavFormat {
@@ -114,13 +138,15 @@ function readFormat(view: DataView, at: number, size: number, name: string): Wav
   return { formatCode, channels, sampleRate, blockAlign, bitsPerSample };
 }
 
-function decodeSamples(data: Uint8Array, format: WavFormat, name: string): AudioClip {
+/**
+ * Decodes whole frames of WAV sample data: `data` holds frames [firstFrame, firstFrame + n) of a
+ * file (n = data.length / blockAlign); errors name the source and the frame's index in the file.
+ */
+export function decodeWavFrames(data: Uint8Array, format: WavFormat, firstFrame = 0, source?: string): AudioClip {
+  const name = where(source);
   const { channels, blockAlign, bitsPerSample, formatCode } = format;
-  if (data.length % blockAlign !== 0) {
-    throw new Error(`${name}: truncated WAV: data chunk of ${data.length} bytes is not a whole number of ${blockAlign}-byte frames`);
-  }
+  if (data.length % blockAlign !== 0) throw new Error(`${name}: ${data.length} bytes of WAV data are not a whole number of ${blockAlign}-byte frames`);
   const frames = data.length / blockAlign;
-  if (frames === 0) throw new Error(`${name}: the WAV data chunk holds no samples (an empty clip)`);
   const out = Array.from({ length: channels }, () => new Float32Array(frames));
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const bytesPer = bitsPerSample / 8;
@@ -148,7 +174,7 @@ function decodeSamples(data: Uint8Array, format: WavFormat, name: string): Audio
     for (let c = 0; c < channels; c++) {
       const ch = out[c];
       for (let i = 0; i < frames; i++) {
-        if (!Number.isFinite(ch[i])) throw new Error(`${name}: float sample ${i} of channel ${c} is ${ch[i]} (a corrupt file)`);
+        if (!Number.isFinite(ch[i])) throw new Error(`${name}: float sample ${firstFrame + i} of channel ${c} is ${ch[i]} (a corrupt file)`);
       }
     }
   }
