@@ -3,8 +3,8 @@
 same work as the ONNX rows `model/generate-onnx-<shape>-t1` (paired by name and batch): random GPT-2
 weights of the world and GPT-2-small shapes (the module of bench_train_step_reference.py, LoRA B = 0,
 so merged or not is the same model), batch 1 and 32, 40 random prefix vectors + 8 prompt tokens,
-32 new tokens (BENCH_NEW_TOKENS), no eos stop; tokens/s = batch x new tokens / wall time (prefill
-included).
+16 new tokens (BENCH_NEW_TOKENS; GPT-2 small at batch 32: BENCH_LARGE_NEW_TOKENS, 8, as the ONNX
+bench), no eos stop; tokens/s = batch x new tokens / wall time (prefill included).
 
 Run: /usr/bin/python3 tools/bench_generate_onnx_reference.py [--only world|gpt2-small]
 Env: BENCH_WARMUP (1), BENCH_REPEATS (2), BENCH_BATCHES ("1,32"), BENCH_THREADS (default: 1 and
@@ -21,7 +21,8 @@ from bench_common import report, timed  # noqa: E402
 from bench_train_step_reference import SHAPES, Gpt2  # noqa: E402
 
 PREFIX, PROMPT = 40, 8
-NEW_TOKENS = int(os.environ.get('BENCH_NEW_TOKENS', '32'))
+NEW_TOKENS = int(os.environ.get('BENCH_NEW_TOKENS', '16'))
+LARGE_NEW_TOKENS = int(os.environ.get('BENCH_LARGE_NEW_TOKENS', '8'))
 DEFAULT_THREADS = torch.get_num_threads()
 
 
@@ -31,23 +32,24 @@ def bench(name, shape, batch, threads, warmup, repeats):
     lm = Gpt2(shape['vocab'], shape['positions'], shape['layers'], shape['width'], shape['heads']).eval()
     prefix = torch.randn(batch, PREFIX, shape['width']) * 0.02
     prompt = torch.randint(0, shape['vocab'] - 1, (batch, PROMPT))
+    new_tokens = LARGE_NEW_TOKENS if name == 'gpt2-small' and batch >= 32 else NEW_TOKENS
 
     @torch.no_grad()
     def generate():
         caches = [dict() for _ in lm.h]
         hidden = lm.hidden(torch.cat([prefix, lm.wte[prompt]], dim=1), 0, caches)
         position = PREFIX + PROMPT
-        for i in range(NEW_TOKENS):
+        for i in range(new_tokens):
             tokens = (hidden[:, -1] @ lm.wte.t()).argmax(dim=-1)
-            if i == NEW_TOKENS - 1:
+            if i == new_tokens - 1:
                 break
             hidden = lm.hidden(lm.wte[tokens[:, None]], position, caches)
             position += 1
 
     samples = timed(generate, warmup, repeats)
-    report(f'reference/model/generate-onnx-{name}-t1', 'tokens/s', True, [batch * NEW_TOKENS / s for s in samples],
+    report(f'reference/model/generate-onnx-{name}-t1', 'tokens/s', True, [batch * new_tokens / s for s in samples],
            dict(framework='pytorch ' + torch.__version__, threads=threads, defaultThreads=DEFAULT_THREADS, batch=batch,
-                prefixTokens=PREFIX, promptTokens=PROMPT, newTokens=NEW_TOKENS, weights='random'))
+                prefixTokens=PREFIX, promptTokens=PROMPT, newTokens=new_tokens, weights='random'))
 
 
 def main():

@@ -32,11 +32,12 @@ export const SCRIPT_SETTINGS: Record<string, ScriptSettings> = {
   // Batched answering (64 items, batch 32 vs 1), tiny world models.
   'packages/model/bench/model.bench.ts': { env: { BENCH_REPEATS: '3' }, timeoutS: 300 },
   // Greedy generation tfjs-wasm vs onnxruntime-node (1 and 2 threads), batch 1 and 32, world and
-  // GPT-2-small shapes; GPT-2 small at batch 32 on wasm takes about a minute per repetition.
-  'packages/model/bench/onnx.bench.ts': { env: { BENCH_REPS: '3', BENCH_NEW_TOKENS: '32' }, timeoutS: 1800 },
-  // World MMAU end to end, tfjs vs ONNX (skips without a trained run and the world folder).
+  // GPT-2-small shapes, 16 new tokens; GPT-2 small at batch 32 (about a minute per tfjs repetition)
+  // generates 8 tokens once. A few minutes in all.
+  'packages/model/bench/onnx.bench.ts': { env: { BENCH_REPEATS: '3', BENCH_NEW_TOKENS: '16', BENCH_LARGE_NEW_TOKENS: '8', BENCH_LARGE_REPEATS: '1' }, timeoutS: 900 },
+  // World MMAU end to end, tfjs vs ONNX 1 and 2 threads (skips without a trained run and the world folder).
   'packages/model/bench/onnx-world.bench.ts': { env: { BENCH_ITEMS: '300' }, timeoutS: 600 },
-  'tools/bench_generate_onnx_reference.py': { env: { BENCH_REPEATS: '2', BENCH_WARMUP: '1' }, timeoutS: 900 },
+  'tools/bench_generate_onnx_reference.py': { env: { BENCH_REPEATS: '2', BENCH_WARMUP: '1', BENCH_NEW_TOKENS: '16', BENCH_LARGE_NEW_TOKENS: '8' }, timeoutS: 900 },
   'tools/bench_santa_reference.py': { env: { BENCH_REPEATS: '3' }, timeoutS: 180 },
   'tools/bench_mapper_reference.py': { env: { BENCH_REPEATS: '1', BENCH_WARMUP: '1' }, timeoutS: 300 },
   'tools/bench_train_step_reference.py': { env: { BENCH_REPEATS: '3', BENCH_REPEATS_SLOW: '1', BENCH_WARMUP: '1' }, timeoutS: 600 },

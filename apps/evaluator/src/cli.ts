@@ -15,7 +15,8 @@ const USAGE = `MATS evaluator
 targets: mmau (default), classify, caption, aqa, ablation, study (see below)
 
 options:
-  --run DIR              the run to evaluate (default runs/latest, the last training run)
+  --run DIR              the run to evaluate (default runs/latest, the last training run); an export
+                         folder (npx mats export RUN --out DIR) is answered on onnxruntime-node
   --data FILE            evaluation data of the target (e.g. --data mmau-test-mini.json)
   --audio-dir DIR        folder the data's audio paths are relative to
   --method M             santa (default), noise-only, memory-only, no-kmeans, no-audio

@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { createProgress, writeFileAtomic } from '@mats/core';
 import type { ClapEncoder } from '@mats/clap';
 import { type EvalTask, type MatsConfig, type SantaMethod, resolvePath, writeJson } from '@mats/app-shared';
-import { type ItemEmbeddings, type OpenRun, answerItems, closeRun, embedItems, openRun, readRunConfig } from './model.js';
+import { type ItemEmbeddings, type OpenRun, answerItems, closeRun, embedItems, engineName, findRun, openRun } from './model.js';
 import { markdownTable, writeTaskReport } from './report.js';
 import { type PreparedTask, type TableRow, type TaskOutcome, prepareTask } from './tasks.js';
 
@@ -32,17 +32,18 @@ async function answerTask(run: OpenRun, task: PreparedTask, emb: ItemEmbeddings,
 export async function evaluateTarget(target: EvalTask, config: MatsConfig, options: EvaluateOptions = {}): Promise<{ outDir: string; outcome: TaskOutcome; markdown: string }> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const started = Date.now();
-  const { dir } = readRunConfig(config.eval.run);
+  const { dir } = findRun(config.eval.run);
   const task = prepareTask(target, config);
-  log(`${target}: ${task.items.length} items from ${task.data}; run ${dir}; method ${config.eval.method}`);
   const run = await openRun(dir, config, options.clap);
+  const engine = engineName(run, config);
+  log(`${target}: ${task.items.length} items from ${task.data}; run ${dir} on ${engine}; method ${config.eval.method}`);
   try {
     const emb = await embedTask(run, task, config, options);
     if (emb.failures.size > 0) log(`${target}: ${emb.failures.size} item(s) could not be read; they are counted as wrong (see failures.json)`);
     const outcome = await answerTask(run, task, emb, config.eval.method, config, options, target);
     const method = config.eval.method;
     const outDir = join(dir, 'eval', method === 'santa' ? target : `${target}-${method}`);
-    const markdown = writeTaskReport(outDir, outcome, { target, runDir: dir, runName: basename(dir), method, data: task.data, seconds: (Date.now() - started) / 1000 });
+    const markdown = writeTaskReport(outDir, outcome, { target, runDir: dir, runName: basename(dir), engine, method, data: task.data, seconds: (Date.now() - started) / 1000 });
     return { outDir, outcome, markdown };
   } finally {
     await closeRun(run);
@@ -72,7 +73,7 @@ interface AblationRow {
 export async function evaluateAblation(config: MatsConfig, options: EvaluateOptions = {}): Promise<{ outDir: string; rows: AblationRow[]; markdown: string }> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const started = Date.now();
-  const { dir } = readRunConfig(config.eval.run);
+  const { dir } = findRun(config.eval.run);
   const outDir = join(dir, 'eval', 'ablation');
   const tasks = config.eval.ablation.tasks.map((t) => prepareTask(t, config));
   const rows: AblationRow[] = [];
@@ -83,7 +84,7 @@ export async function evaluateAblation(config: MatsConfig, options: EvaluateOpti
   ];
   const missing: string[] = [];
   for (const [row, path, method] of extra) {
-    if (existsSync(resolvePath(path))) plan.push({ row, runPath: readRunConfig(path).dir, methods: [method] });
+    if (existsSync(resolvePath(path))) plan.push({ row, runPath: findRun(path).dir, methods: [method] });
     else missing.push(`${row}: ${resolvePath(path)} not found`);
   }
   for (const step of plan) {

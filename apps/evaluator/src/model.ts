@@ -2,26 +2,53 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClapEncoder } from '@mats/clap';
-import { MatsModel } from '@mats/model';
+import { EXPORT_FILES, type LoadedMatsModel, MatsModel, isExportFolder, readManifest } from '@mats/model';
 import { type MatsConfig, type SantaMethod, RUN_FILES, modelSpec, readJson, resolvePath } from '@mats/app-shared';
 
-/** A trained run, ready to answer. */
-export type OpenRun = MatsModel;
+/**
+ * A trained run, ready to answer: a run folder on tfjs, or an export folder (`mats export`) on
+ * onnxruntime-node (`engine` says which).
+ */
+export type OpenRun = LoadedMatsModel;
 
-/** Reads a run folder's stored config (config.json written by the trainer). */
-export function readRunConfig(runPath: string): { dir: string; config: MatsConfig } {
+/** The folder of `eval.run`, checked: a finished run folder (tfjs) or an export folder (ONNX Runtime). */
+export function findRun(runPath: string): { dir: string; engine: 'tfjs' | 'onnx' } {
   const path = resolvePath(runPath);
   if (!existsSync(path)) throw new Error(`eval.run: ${path} does not exist (train a model first: npx nx run trainer:train)`);
   const dir = realpathSync(path);
+  if (isExportFolder(dir)) return { dir, engine: 'onnx' };
   for (const f of [RUN_FILES.config, RUN_FILES.mapper, RUN_FILES.adapterModel, RUN_FILES.santa]) {
     if (!existsSync(join(dir, f))) throw new Error(`eval.run: ${dir} has no ${f} (is the training finished?)`);
   }
-  return { dir, config: readJson<{ config: MatsConfig }>(join(dir, RUN_FILES.config), 'run config').config };
+  return { dir, engine: 'tfjs' };
 }
 
-/** Opens a run with the models and settings of `config` (normally the run's own config plus any overrides). */
+/**
+ * Reads a run's stored config: the trainer's config.json of a run folder, or of an export folder
+ * the copy the export made of it (run-config.json).
+ */
+export function readRunConfig(runPath: string): { dir: string; engine: 'tfjs' | 'onnx'; config: MatsConfig } {
+  const { dir, engine } = findRun(runPath);
+  if (engine === 'tfjs') return { dir, engine, config: readJson<{ config: MatsConfig }>(join(dir, RUN_FILES.config), 'run config').config };
+  const file = join(dir, readManifest(dir).files.runConfig ?? EXPORT_FILES.runConfig);
+  if (!existsSync(file)) {
+    throw new Error(`eval.run: ${dir} is an ONNX export without its run's trainer config (no ${file}: it was not exported from a trainer's run folder); pass --preset NAME or --config FILE to say how to evaluate it`);
+  }
+  return { dir, engine, config: readJson<{ config: MatsConfig }>(file, 'run config').config };
+}
+
+/**
+ * Opens a run with the models and settings of `config` (normally the run's own config plus any
+ * overrides). An export folder takes the inference settings of `config` (method, Santa,
+ * generation, batch size, seed); its .onnx files are the model.
+ */
 export function openRun(dir: string, config: MatsConfig, clap?: ClapEncoder): Promise<OpenRun> {
   return MatsModel.load(dir, { spec: modelSpec(config), clap, backend: config.backend });
+}
+
+/** Which engine answers, in words (reports). */
+export function engineName(run: OpenRun, config: MatsConfig): string {
+  return run.engine === 'onnx' ? 'ONNX Runtime (onnxruntime-node, export folder)' : `tfjs (backend ${config.backend})`;
 }
 
 export async function closeRun(run: OpenRun): Promise<void> {

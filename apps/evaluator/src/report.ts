@@ -13,6 +13,8 @@ export interface ReportContext {
   target: string;
   runDir: string;
   runName: string;
+  /** Which engine answered (tfjs or ONNX Runtime), in words. */
+  engine: string;
   method: string;
   data: string;
   seconds: number;
@@ -25,6 +27,7 @@ export function writeTaskReport(dir: string, outcome: TaskOutcome, ctx: ReportCo
   const report = {
     target: ctx.target,
     run: ctx.runDir,
+    engine: ctx.engine,
     method: ctx.method,
     data: ctx.data,
     items: outcome.items,
@@ -38,6 +41,8 @@ export function writeTaskReport(dir: string, outcome: TaskOutcome, ctx: ReportCo
   const h = outcome.headline;
   const lines = [
     `# ${ctx.target} - run ${ctx.runName} (${ctx.method})`,
+    '',
+    `Engine: ${ctx.engine}.`,
     '',
     `Data: \`${ctx.data}\`, ${outcome.items} items, ${outcome.failures.length} failed (unreadable audio; counted as wrong).`,
     '',

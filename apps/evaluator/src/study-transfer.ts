@@ -12,7 +12,8 @@
  */
 import { type Embeddings, Rng, createEmbeddings, l2Normalize, selectRows } from '@mats/core';
 import { injectNoise } from '@mats/santa';
-import type { OpenRun } from './model.js';
+import type { PrefixLmExample } from '@mats/llm-lora';
+import type { MatsModel } from '@mats/model';
 
 export interface TransferPair {
   audio: Float32Array;
@@ -49,7 +50,7 @@ function meanRowCosine(a: Embeddings, b: Embeddings): number {
 }
 
 /** The captions' loss (nats per token over all pairs) with prefixes made from `inputs` rows. */
-async function captionLoss(run: OpenRun, inputs: Embeddings, examples: ReturnType<OpenRun['encodeExample']>[], batchSize: number): Promise<number> {
+async function captionLoss(run: MatsModel, inputs: Embeddings, examples: PrefixLmExample[], batchSize: number): Promise<number> {
   const tokens = examples.reduce((n, e) => n + e.answer.length + 1, 0);
   let total = 0;
   for (let i = 0; i < examples.length; i += batchSize) {
@@ -62,10 +63,11 @@ async function captionLoss(run: OpenRun, inputs: Embeddings, examples: ReturnTyp
 }
 
 /**
- * The diagnostics of one run: `variance` is the noise of the noisy-text input; `seed` seeds that
+ * The diagnostics of one trained run (a run folder on tfjs: the loss needs the training graph, which
+ * an ONNX export does not have): `variance` is the noise of the noisy-text input; `seed` seeds that
  * noise and Santa's query rng.
  */
-export async function transferDiagnostics(run: OpenRun, pairs: TransferPair[], variance: number, seed: number, batchSize = 32): Promise<TransferDiagnostics> {
+export async function transferDiagnostics(run: MatsModel, pairs: TransferPair[], variance: number, seed: number, batchSize = 32): Promise<TransferDiagnostics> {
   if (pairs.length === 0) throw new Error('transferDiagnostics: no (clip, caption) pairs');
   const dim = run.dim;
   const audio = createEmbeddings(pairs.length, dim);

@@ -252,6 +252,7 @@ async function diagnoseRun(trained: Trained, base: MatsConfig, file: string, see
         else log(`study: transfer diagnostics skip ${p.audio}: ${emb.errors[k]}`);
       });
     }
+    if (run.engine !== 'tfjs') throw new Error(`study: ${trained.dir} opened as an ONNX export; the transfer diagnostics need a trained run folder`);
     const diagnostics = await transferDiagnostics(run, usable, variance, seed);
     writeJson(file, { key, diagnostics });
     log(`study: ${runConfig.name}: caption loss text ${diagnostics.loss.text.toFixed(3)}, noisy text ${diagnostics.loss.noisyText.toFixed(3)}, audio ${diagnostics.loss.audio.toFixed(3)}, santa ${diagnostics.loss.santa.toFixed(3)}`);

@@ -245,13 +245,18 @@ export function buildModel(config: MatsConfig, parts: { clap: ClapEncoder; llm: 
 /**
  * The training loop's state: data position, optimizer, noise and dropout streams, step. `trainStep()`
  * is one AdamW update over `train.batchSize` records (as `train.microBatch`-sized micro-batches whose
- * gradients are summed, when set); `checkpoint()` and `start()` save and restore all of it, so a
- * resumed run is bit-identical to an uninterrupted one.
+ * gradients are summed, when set); it reads nothing from the backend: its loss stays a tensor until
+ * `readLosses()` (at the log, validation and checkpoint steps), which also stops a diverged run.
+ * `checkpoint()` and `start()` save and restore all of it, so a resumed run is bit-identical to an
+ * uninterrupted one.
  */
 export class Trainer {
   step = 0;
+  /** Losses read since the last log (see readLosses). */
   lossWindow: number[] = [];
   lr = 0;
+  /** Losses of the steps not read yet, with their step numbers. */
+  private pending: { step: number; loss: tf.Scalar }[] = [];
   private readonly optimizer: AdamW;
   private readonly noiseRng: Rng;
   private readonly dropoutRng: Rng;
@@ -289,8 +294,8 @@ export class Trainer {
     return learningRateAt(step, { peakLr: t.lr, warmupSteps: t.warmupSteps, totalSteps: t.steps, decay: t.schedule === 'cosine' ? 'cosine' : 'linear' });
   }
 
-  /** One update; returns the batch loss. */
-  async trainStep(): Promise<number> {
+  /** One update; its loss is kept as a tensor for `readLosses` (nothing is read here). */
+  async trainStep(): Promise<void> {
     const t = this.config.train;
     const { records, inputs } = await this.batches.next(t.batchSize);
     this.lr = this.learningRate(this.step);
@@ -306,11 +311,26 @@ export class Trainer {
         { noise: this.noise(this.noiseRng), training: true, dropoutRng: this.dropoutRng, denominator },
       ),
     );
-    const { loss } = trainStep(losses.length === 1 ? losses[0] : losses, this.optimizer, { lr: this.lr, maxGradNorm: t.gradClip > 0 ? t.gradClip : undefined });
-    if (!Number.isFinite(loss)) throw new Error(`training diverged: loss ${loss} at step ${this.step + 1} (lower train.lr?)`);
+    const { loss, gradNorm } = await trainStep(losses.length === 1 ? losses[0] : losses, this.optimizer, { lr: this.lr, maxGradNorm: t.gradClip > 0 ? t.gradClip : undefined });
+    gradNorm?.dispose();
     this.step++;
-    this.lossWindow.push(loss);
-    return loss;
+    this.pending.push({ step: this.step, loss });
+  }
+
+  /**
+   * Reads the losses of the steps since the last read into `lossWindow` and returns them; throws at
+   * the first non-finite one (training diverged). The only place the training loop waits for the
+   * backend.
+   */
+  async readLosses(): Promise<number[]> {
+    const pending = this.pending;
+    this.pending = [];
+    const values = await Promise.all(pending.map(async (p) => (await p.loss.data())[0]));
+    tf.dispose(pending.map((p) => p.loss));
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new Error(`training diverged: loss ${values[bad]} at step ${pending[bad].step} (lower train.lr?)`);
+    this.lossWindow.push(...values);
+    return values;
   }
 
   /** Mean loss over the held-out records, with the same noise at every validation. */
@@ -322,7 +342,7 @@ export class Trainer {
     for await (const { records, inputs } of this.batches.validation(this.config.train.batchSize)) {
       const batch = { embeddings: inputs, examples: records.map((r) => this.example(r)) };
       const value = tf.tidy(() => this.model.trainingLoss(batch, { noise: this.noise(rng), training: false }));
-      total += value.dataSync()[0] * records.length;
+      total += (await value.data())[0] * records.length;
       value.dispose();
       count += records.length;
     }
@@ -331,11 +351,12 @@ export class Trainer {
 
   /** Writes checkpoints/step-N (mapper, adapter, optimizer moments, data position and rng state). */
   async checkpoint(): Promise<void> {
+    await this.readLosses();
     await writeCheckpoint(
       this.runDir,
       this.step,
       async (dir) => {
-        this.model.mapper.save(join(dir, RUN_FILES.mapper));
+        await this.model.mapper.saveAsync(join(dir, RUN_FILES.mapper));
         await saveLora(this.model.adapter, dir);
         await writeOptimizer(join(dir, 'optimizer.safetensors'), this.optimizer);
         const state: CheckpointState = { step: this.step, rng: { noise: this.noiseRng.getState(), dropout: this.dropoutRng.getState() }, ...this.batches.getState(), lossWindow: this.lossWindow };
@@ -422,10 +443,12 @@ async function trainLocked(config: MatsConfig, options: TrainOptions, runDir: st
   let windowSamples = 0;
   let stopped = false;
   while (trainer.step < steps) {
-    lastLoss = await trainer.trainStep();
+    await trainer.trainStep();
     const step = trainer.step;
     windowSamples += config.train.batchSize;
     if (step % config.train.logEvery === 0 || step === steps) {
+      // The loss is read here only: steps in between never wait for the backend.
+      await trainer.readLosses();
       const seconds = (Date.now() - windowStart) / 1000;
       const mean = trainer.lossWindow.reduce((a, b) => a + b, 0) / trainer.lossWindow.length;
       appendMetrics(runDir, { step, loss: round(mean), lr: trainer.lr, samplesPerSecond: round(windowSamples / Math.max(seconds, 1e-9), 1) });
@@ -436,6 +459,7 @@ async function trainLocked(config: MatsConfig, options: TrainOptions, runDir: st
     }
     progress.update(step, { loss: lastLoss ?? NaN, lr: trainer.lr });
     if ((config.train.validateEvery > 0 && step % config.train.validateEvery === 0) || step === steps) {
+      await trainer.readLosses();
       lastValidation = await trainer.validate();
       if (lastValidation !== null) appendMetrics(runDir, { step, validationLoss: round(lastValidation) });
     }
@@ -443,6 +467,8 @@ async function trainLocked(config: MatsConfig, options: TrainOptions, runDir: st
     if ((config.train.checkpointEvery > 0 && step % config.train.checkpointEvery === 0) || step === steps || stopHere) await trainer.checkpoint();
     if (stopHere) {
       stopped = true;
+      // checkpoint() read the pending losses: the last one is this step's.
+      lastLoss = trainer.lossWindow.at(-1) ?? lastLoss;
       break;
     }
   }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { type ModuleImporter, type WebGpuAdapterInfo, adapterName, defaultImporter, installWebGpu } from './webgpu.js';
+import { installContiguousWasmSlice } from './wasm-slice.js';
 
 export type { ModuleImporter } from './webgpu.js';
 
@@ -78,6 +79,7 @@ async function activate(requested: BackendName, selected: BackendInfo['selected'
   const ok = await tf.setBackend(tfBackend);
   if (!ok) throw new Error(`backend "${selected}": tfjs could not initialise the "${tfBackend}" backend`);
   await tf.ready();
+  if (tfBackend === 'wasm') installContiguousWasmSlice();
   return { requested, selected, tfBackend };
 }
 

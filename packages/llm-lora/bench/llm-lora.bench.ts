@@ -16,10 +16,17 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { Rng, selectBackend } from '@mats/core';
-import { AdamW, applyLora, buildPrefixLmBatch, createCausalLM, generate, makeConfig, prefixLmLoss, trainStep, type Gpt2Config } from '../src/index.js';
+import { AdamW, applyLora, buildPrefixLmBatch, createCausalLM, generate, makeConfig, prefixLmLoss, readScalar, trainStep, type Gpt2Config } from '../src/index.js';
+
+/**
+ * The `world` preset's rows: (instruction, answer) token counts shaped like the world's four tasks
+ * (classification, caption, AQA, MMAU-format; their mean lengths), twice: batch 8 of right-padded
+ * rows. The same rows as tools/bench_train_step_reference.py's world-preset shape.
+ */
+const WORLD_PRESET_ROWS: [number, number][] = [[7, 3], [4, 15], [6, 2], [26, 2], [7, 3], [4, 15], [6, 2], [26, 2]];
 
 interface BenchShape {
-  name: 'world' | 'gpt2-small' | 'gpt2-small-mapper';
+  name: 'world' | 'world-preset' | 'gpt2-small' | 'gpt2-small-mapper';
   /** Benchmark name suffix (default: name); rows of one benchmark differ by params.prefixSource. */
   benchmark?: string;
   /** Time generation too (default true). */
@@ -41,6 +48,8 @@ interface BenchShape {
   prefixSource: 'mapper' | 'stand-in';
   instructionTokens: number;
   answerTokens: number;
+  /** Per row (instruction, answer) token counts instead of instructionTokens / answerTokens for every row. */
+  rows?: [number, number][];
 }
 
 const SHAPES: BenchShape[] = [
@@ -53,6 +62,20 @@ const SHAPES: BenchShape[] = [
     prefixSource: 'mapper',
     instructionTokens: 8,
     answerTokens: 23,
+  },
+  {
+    // The trainer's `world` preset step exactly (apps/shared presets: the tiny world GPT-2's shape,
+    // 2-layer mapper with prefix 8, LoRA r8 on c_attn with dropout 0.1, batch 8, clipping 1).
+    name: 'world-preset',
+    generation: false,
+    llm: makeConfig({ vocabSize: 226, nPositions: 256, nEmbd: 128, nLayer: 4, nHead: 4, eosTokenId: 0 }),
+    mapper: { clapDim: 256, width: 128, prefixLength: 8, clipLength: 8, layers: 2, heads: 8, mlpRatio: 2 },
+    batch: 8,
+    microBatchRows: 8,
+    prefixSource: 'mapper',
+    instructionTokens: 0,
+    answerTokens: 0,
+    rows: WORLD_PRESET_ROWS,
   },
   {
     name: 'gpt2-small',
@@ -129,9 +152,10 @@ async function benchShape(shape: BenchShape, reps: number, warmup: number, backe
     return tf.div(x, tf.norm(x, 'euclidean', 1, true)) as tf.Tensor2D;
   });
   const V = shape.llm.vocabSize;
-  const examples = Array.from({ length: B }, () => ({
-    instruction: Array.from({ length: shape.instructionTokens }, () => rng.int(V - 1)),
-    answer: Array.from({ length: shape.answerTokens }, () => rng.int(V - 1)),
+  const lengths = shape.rows ?? Array.from({ length: B }, () => [shape.instructionTokens, shape.answerTokens]);
+  const examples = lengths.map(([i, a]) => ({
+    instruction: Array.from({ length: i }, () => 1 + rng.int(V - 1)),
+    answer: Array.from({ length: a }, () => 1 + rng.int(V - 1)),
   }));
   const P = shape.mapper.prefixLength;
   const denominator = buildPrefixLmBatch(examples, P, shape.llm.eosTokenId).lossTokens;
@@ -145,7 +169,12 @@ async function benchShape(shape: BenchShape, reps: number, warmup: number, backe
   const lossFns = parts.map((part) => () =>
     prefixLmLoss(model, source.forward(tf.slice(clap, [part.start, 0], [part.rows, -1])), part.batch, { training: true, rng, denominator }),
   );
-  const step = () => trainStep(lossFns, opt, { lr: 1e-4, maxGradNorm: 1 });
+  // One step and its loss (read after the step, as the trainer reads it at its log steps).
+  const step = async () => {
+    const r = await trainStep(lossFns, opt, { lr: 1e-4, maxGradNorm: 1 });
+    r.gradNorm?.dispose();
+    return readScalar(r.loss);
+  };
   const params = {
     backend,
     prefixSource: source.kind,
@@ -155,24 +184,26 @@ async function benchShape(shape: BenchShape, reps: number, warmup: number, backe
     batch: B,
     microBatchRows: micro,
     prefixTokens: shape.mapper.prefixLength,
-    textTokens: shape.instructionTokens + shape.answerTokens + 1,
+    textTokens: Math.max(...lengths.map(([i, a]) => i + a + 1)),
+    ...(shape.rows ? { rows: shape.rows } : {}),
   };
   const losses: number[] = [];
   for (let i = 0; i < warmup; i++) {
     const t0 = performance.now();
-    losses.push(step().loss);
+    losses.push(await step());
     console.error(`warm-up step ${i + 1}: ${(performance.now() - t0).toFixed(0)} ms, wasm heap ${heapMiB()} MiB`);
   }
   const samples: number[] = [];
   const tensorsBefore = tf.memory().numTensors;
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
-    losses.push(step().loss);
+    losses.push(await step());
     samples.push(performance.now() - t0);
   }
   if (tf.memory().numTensors !== tensorsBefore) console.error(`warning: ${tf.memory().numTensors - tensorsBefore} tensors leaked over ${reps} steps`);
   console.error(`losses: ${losses.map((l) => l.toFixed(4)).join(' ')}`);
-  report(`llm-lora/train-step-${shape.benchmark ?? shape.name}`, samples, 'ms', false, { ...params, peakHeapMiB: heapMiB() });
+  const msPerStep = median(samples);
+  report(`llm-lora/train-step-${shape.benchmark ?? shape.name}`, samples, 'ms', false, { ...params, peakHeapMiB: heapMiB(), msPerStep: Number(msPerStep.toFixed(2)), samplesPerSecond: Number(((1000 * B) / msPerStep).toFixed(1)) });
   if (shape.generation === false) {
     opt.dispose();
     tf.dispose([clap, ...source.variables]);

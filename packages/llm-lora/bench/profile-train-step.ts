@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng, selectBackend } from '@mats/core';
-import { AdamW, applyLora, buildPrefixLmBatch, createCausalLM, makeConfig, prefixLmLoss, trainStep } from '../src/index.js';
+import { AdamW, applyLora, buildPrefixLmBatch, createCausalLM, makeConfig, prefixLmLoss, readScalar, trainStep } from '../src/index.js';
 
 async function main(): Promise<void> {
   await selectBackend('wasm');
@@ -24,13 +24,17 @@ async function main(): Promise<void> {
   const examples = Array.from({ length: rows }, () => ({ instruction: Array.from({ length: 8 }, () => rng.int(V)), answer: Array.from({ length: 23 }, () => rng.int(V)) }));
   const batch = buildPrefixLmBatch(examples, 40, cfg.eosTokenId);
   const opt = new AdamW([prefix, ...lora.variables()]);
-  const step = () => trainStep(() => prefixLmLoss(model, prefix as unknown as tf.Tensor3D, batch, { training: true, rng }), opt, { lr: 1e-4, maxGradNorm: 1 });
-  step();
+  const step = async () => {
+    const r = await trainStep(() => prefixLmLoss(model, prefix as unknown as tf.Tensor3D, batch, { training: true, rng }), opt, { lr: 1e-4, maxGradNorm: 1 });
+    r.gradNorm?.dispose();
+    return readScalar(r.loss);
+  };
+  await step();
   const t0 = performance.now();
-  step();
+  await step();
   console.log(`${which}, ${rows} rows: step ${(performance.now() - t0).toFixed(0)} ms`);
-  const profile = await tf.profile(() => {
-    step();
+  const profile = await tf.profile(async () => {
+    await step();
   });
   const byKernel = new Map<string, { calls: number; ms: number; shapes: Set<string> }>();
   for (const k of profile.kernels) {

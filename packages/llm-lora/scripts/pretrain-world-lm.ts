@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, selectBackend, writeFileAtomic } from '@mats/core';
 import * as tf from '@tensorflow/tfjs';
-import { AdamW, buildWordLevelTokenizer, createCausalLM, languageModelLoss, learningRateAt, makeConfig, saveCausalLM, tokenizerFromJson, trainStep } from '../src/index.js';
+import { AdamW, buildWordLevelTokenizer, createCausalLM, languageModelLoss, learningRateAt, makeConfig, readScalar, saveCausalLM, tokenizerFromJson, trainStep } from '../src/index.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -81,7 +81,9 @@ async function main(): Promise<void> {
     }
     const batch = order.slice(cursor, cursor + batchSize).map((i) => rows[i]);
     cursor += batchSize;
-    const { loss } = trainStep(() => languageModelLoss(model, batch, tokenizer.padId), optimizer, { lr: learningRateAt(step, schedule), maxGradNorm: 1 });
+    const r = await trainStep(() => languageModelLoss(model, batch, tokenizer.padId), optimizer, { lr: learningRateAt(step, schedule), maxGradNorm: 1 });
+    r.gradNorm?.dispose();
+    const loss = await readScalar(r.loss);
     running = step === 0 ? loss : 0.9 * running + 0.1 * loss;
     if ((step + 1) % 25 === 0 || step === 0) {
       history.push({ step: step + 1, loss: Number(running.toFixed(4)) });

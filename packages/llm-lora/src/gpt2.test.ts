@@ -12,6 +12,8 @@ import { buildWordLevelTokenizer } from './tokenizer.js';
 const fixtures = new URL('../fixtures/', import.meta.url).pathname;
 const ref = JSON.parse(readFileSync(join(fixtures, 'reference.json'), 'utf8'));
 
+const maxAbs = (a: ArrayLike<number>) => Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
   let m = 0;
@@ -46,6 +48,32 @@ describe('GPT-2 parity with the PyTorch reference (tools/make_gpt2_fixtures.py)'
     const padded = await model.logits([ref.ids[0], [...short, 0, 0, 0]], [[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0]]);
     const row = padded.data.subarray(7 * 101, 7 * 101 + 4 * 101);
     expect(maxAbsDiff(row, alone.data)).toBeLessThan(1e-5);
+    model.dispose();
+  });
+
+  it('forwardRows (packed real positions, last block on the output rows) gives forward\'s hidden states and input gradients at those rows', () => {
+    const model = loadCausalLM(join(fixtures, 'gpt2-tiny'));
+    applyLora(model, { dropout: 0 }, new Rng(3));
+    const B = 3;
+    const T = 6;
+    const mask = [[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 0]];
+    const rows = Int32Array.from([5, 1, 2, 6 + 2, 12 + 0, 12 + 4, 3]);
+    const x = tf.randomNormal([B, T, model.config.nEmbd], 0, 1, 'float32', 5) as tf.Tensor3D;
+    const cot = tf.randomNormal([rows.length, model.config.nEmbd], 0, 1, 'float32', 6);
+    const viaForward = (v: tf.Tensor) => tf.gather(tf.reshape(model.forward(v as tf.Tensor3D, { attentionMask: mask }).hidden, [B * T, -1]), tf.tensor1d(rows, 'int32'));
+    const viaRows = (v: tf.Tensor) => model.forwardRows(v as tf.Tensor3D, mask, rows);
+    expect(maxAbsDiff(viaRows(x).dataSync(), viaForward(x).dataSync())).toBeLessThan(1e-5);
+    // Gradients w.r.t. the inputs (what the mapper's prefix gets): the same at every real position.
+    // tf.gather has no gradient on wasm, so the reference goes through a one-hot product.
+    const pick = tf.oneHot(tf.tensor1d(rows, 'int32'), B * T).toFloat();
+    const gRef = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.matMul(pick, tf.reshape(model.forward(v as tf.Tensor3D, { attentionMask: mask }).hidden, [B * T, -1])), cot)))(x);
+    const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(viaRows(v), cot)))(x);
+    const realMask = tf.reshape(tf.tensor2d(mask), [B, T, 1]);
+    expect(maxAbsDiff(tf.mul(g, realMask).dataSync(), tf.mul(gRef, realMask).dataSync())).toBeLessThan(1e-5);
+    expect(maxAbs(g.dataSync())).toBeGreaterThan(1e-3);
+    expect(() => model.forwardRows(x, mask, Int32Array.from([6 + 4]))).toThrow(/output row 0 \(10\) is not a real position of the \[3, 6\] batch/);
+    expect(() => model.forwardRows(x, [[1, 0, 1, 1, 1, 1], ...mask.slice(1)], rows)).toThrow(/row 0 is not right-padded/);
+    tf.dispose([x, cot, pick, realMask, g, gRef]);
     model.dispose();
   });
 

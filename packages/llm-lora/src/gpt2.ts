@@ -12,7 +12,8 @@ import type { ForwardContext, ModuleHost, Projection } from './module.js';
 
 /**
  * Hugging Face's Conv1D: x @ W + b with W [in, out]. A frozen W gets no gradient and is held once:
- * the input gradient's W^T is made inside the backward pass (core's ops.linear).
+ * the input gradient's W^T is made inside the backward pass (core's ops.linear), or taken from the
+ * model's transpose cache (small models, see CausalLM.transposeCacheMaxBytes).
  */
 export class Conv1D implements Projection {
   constructor(
@@ -20,8 +21,9 @@ export class Conv1D implements Projection {
     readonly bias: tf.Variable, // [out]
   ) {}
 
-  apply(x2d: tf.Tensor2D): tf.Tensor2D {
-    return ops.linear(x2d, this.weight as tf.Tensor2D, this.bias as tf.Tensor1D, { frozen: !this.weight.trainable });
+  apply(x2d: tf.Tensor2D, ctx?: ForwardContext): tf.Tensor2D {
+    const frozen = !this.weight.trainable;
+    return ops.linear(x2d, this.weight as tf.Tensor2D, this.bias as tf.Tensor1D, { frozen, weightT: frozen ? ctx?.transposeOf?.(this.weight) : null });
   }
 }
 
@@ -125,6 +127,9 @@ export function attentionBias(batch: number, queryLen: number, pastLen: number, 
   return tf.tensor4d(data, [batch, 1, queryLen, keyLen]);
 }
 
+/** Default CausalLM.transposeCacheMaxBytes: the world GPT-2's projections (3 MiB) are cached, GPT-2 small's (340 MiB) are not. */
+export const TRANSPOSE_CACHE_MAX_BYTES = 64 * 2 ** 20;
+
 export class CausalLM implements ModuleHost {
   readonly blocks: Block[];
   readonly wte: tf.Variable;
@@ -132,6 +137,18 @@ export class CausalLM implements ModuleHost {
   readonly lnF: LayerNorm;
   /** Every base tensor by HF name (without `transformer.`). */
   readonly weights: Map<string, tf.Variable>;
+  /**
+   * Training (forwardRows) keeps the transposes of the frozen projection weights for the backward
+   * passes when all of them together take at most this many bytes: each step then skips one
+   * transpose per projection and XNNPACK's repacking of it. Larger models (GPT-2 small: 340 MiB,
+   * beside a 4 GB wasm heap) make each transpose inside the backward pass and free it there. 0
+   * disables the cache.
+   */
+  transposeCacheMaxBytes = TRANSPOSE_CACHE_MAX_BYTES;
+  /** Kept transposes by weight, with the data they were made from (an assign, e.g. mergeLora, makes them stale). */
+  private readonly transposes = new Map<tf.Variable, { dataId: object; t: tf.Tensor2D }>();
+  /** float32 bytes of the block projections' weights (what the transpose cache would hold). */
+  private readonly projectionBytes: number;
 
   constructor(
     readonly config: Gpt2Config,
@@ -159,6 +176,7 @@ export class CausalLM implements ModuleHost {
         cProjMlp: new Conv1D(w(h + 'mlp.c_proj.weight'), w(h + 'mlp.c_proj.bias')),
       });
     }
+    this.projectionBytes = this.blocks.reduce((n, b) => n + 4 * [b.cAttn, b.cProjAttn, b.cFc, b.cProjMlp].reduce((m, p) => m + (p as Conv1D).weight.size, 0), 0);
   }
 
   /**
@@ -221,21 +239,28 @@ export class CausalLM implements ModuleHost {
       this.blocks.forEach((block, layer) => {
         const a = layerNorm(x, block.ln1, this.config.layerNormEpsilon);
         const qkv = block.cAttn.apply(a, ctx); // [B*T, 3C]
-        // Three [B*T, C] column blocks, each to [B, H, T, D] (three 4-D transposes are much cheaper
-        // on wasm than one 5-D transpose of the whole qkv).
-        const [q0, k0, v0] = tf.split(qkv, 3, 1).map((part) => tf.transpose(tf.reshape(part, [B, T, H, D]), [0, 2, 1, 3]) as tf.Tensor4D);
-        let k = k0;
-        let v = v0;
-        if (options.cache) {
-          k = tf.concat([options.cache.keys[layer], k0], 2);
-          v = tf.concat([options.cache.values[layer], v0], 2);
+        let context: tf.Tensor2D;
+        if (!options.cache && !options.useCache) {
+          // No cache (training, scoring): attention straight on the rows (core's attentionRows).
+          const [q, k, v] = tf.split(qkv, 3, 1) as tf.Tensor2D[];
+          context = ops.attentionRows(q, k, v, B, H, { bias, scale });
+        } else {
+          // Three [B*T, C] column blocks, each to [B, H, T, D] (three 4-D transposes are much cheaper
+          // on wasm than one 5-D transpose of the whole qkv).
+          const [q0, k0, v0] = tf.split(qkv, 3, 1).map((part) => tf.transpose(tf.reshape(part, [B, T, H, D]), [0, 2, 1, 3]) as tf.Tensor4D);
+          let k = k0;
+          let v = v0;
+          if (options.cache) {
+            k = tf.concat([options.cache.keys[layer], k0], 2);
+            v = tf.concat([options.cache.values[layer], v0], 2);
+          }
+          if (options.useCache) {
+            newKeys.push(tf.keep(k));
+            newValues.push(tf.keep(v));
+          }
+          context = ops.mergeHeads(ops.attention(q0, k, v, { bias, scale })); // [B*T, C]
         }
-        if (options.useCache) {
-          newKeys.push(tf.keep(k));
-          newValues.push(tf.keep(v));
-        }
-        const attn = ops.attention(q0, k, v, { bias, scale }); // [B, H, T, D]
-        x = ops.residualAdd(x, block.cProjAttn.apply(ops.mergeHeads(attn), ctx));
+        x = ops.residualAdd(x, block.cProjAttn.apply(context, ctx));
         const m = layerNorm(x, block.ln2, this.config.layerNormEpsilon);
         x = ops.residualAdd(x, block.cProjMlp.apply(ops.geluNew(block.cFc.apply(m, ctx)), ctx));
       });
@@ -244,6 +269,63 @@ export class CausalLM implements ModuleHost {
     const result: ForwardResult = { hidden };
     if (options.useCache) result.cache = { keys: newKeys, values: newValues, length: past + T };
     return result;
+  }
+
+  /**
+   * The transformer for training on right-padded rows: input embeddings [batch, seq, n_embd] with
+   * their attentionMask (1 = real, 0 = padding, padding only at the end of a row), and the positions
+   * whose final hidden state is wanted, as indices into the flattened [batch * seq] layout (the ones
+   * that predict a scored token). Projections, LayerNorms and MLPs run on the real positions only
+   * (ops.packRows); attention unpacks them into the padded layout and packs its output back. The
+   * last block computes its attention output and MLP for `outputRows` only (its keys and values
+   * still come from every position). Returns the hidden states after ln_f,
+   * [outputRows.length, n_embd], in the order of `outputRows`: the values `forward` gives there.
+   */
+  forwardRows(inputEmbeds: tf.Tensor3D, attentionMask: number[][], outputRows: Int32Array, options: { training?: boolean; rng?: Rng } = {}): tf.Tensor2D {
+    const { nEmbd: C, nHead: H, nPositions } = this.config;
+    const [B, T, width] = inputEmbeds.shape;
+    if (width !== C) throw new Error(`forwardRows: input embeddings have width ${width}, expected n_embd ${C}`);
+    if (T > nPositions) throw new Error(`forwardRows: sequence of ${T} positions exceeds n_positions ${nPositions}`);
+    if (attentionMask.length !== B) throw new Error(`forwardRows: attentionMask has ${attentionMask.length} rows, expected ${B}`);
+    const lengths = attentionMask.map((row, b) => {
+      if (row.length !== T) throw new Error(`forwardRows: attentionMask row ${b} has length ${row.length}, expected ${T}`);
+      const len = row.indexOf(0) < 0 ? T : row.indexOf(0);
+      if (len === 0 || row.slice(len).some((m) => m !== 0)) throw new Error(`forwardRows: attentionMask row ${b} is not right-padded (ones, then zeros)`);
+      return len;
+    });
+    const starts = lengths.map((_, b) => lengths.slice(0, b).reduce((a, n) => a + n, 0));
+    // Where each output row sits among the packed rows.
+    const outPacked = Int32Array.from(outputRows, (r, i) => {
+      const b = Math.floor(r / T);
+      const t = r - b * T;
+      if (!(r >= 0 && b < B && t < lengths[b])) throw new Error(`forwardRows: output row ${i} (${r}) is not a real position of the [${B}, ${T}] batch`);
+      return starts[b] + t;
+    });
+    const scale = 1 / Math.sqrt(C / H);
+    const ctx: ForwardContext = { training: options.training ?? false, rng: options.rng, transposeOf: (w) => this.transposeOf(w) };
+    return tf.tidy(() => {
+      const bias = attentionBias(B, T, 0, attentionMask);
+      const padded = tf.reshape(tf.add(inputEmbeds, this.positionEmbeddings(B, T, 0)), [B * T, C]) as tf.Tensor2D;
+      let x = ops.packRows(padded, lengths, T);
+      this.blocks.forEach((block, layer) => {
+        const last = layer === this.blocks.length - 1;
+        const a = layerNorm(x, block.ln1, this.config.layerNormEpsilon);
+        const qkv = ops.unpackRows(block.cAttn.apply(a, ctx), lengths, T); // [B*T, 3C], zero padding
+        const [q, k, v] = tf.split(qkv, 3, 1) as tf.Tensor2D[];
+        const attended = ops.attentionRows(q, k, v, B, H, { bias, scale });
+        let context: tf.Tensor2D;
+        if (last) {
+          context = ops.gatherRows(attended, outputRows);
+          x = ops.gatherRows(x, outPacked);
+        } else {
+          context = ops.packRows(attended, lengths, T);
+        }
+        x = ops.residualAdd(x, block.cProjAttn.apply(context, ctx));
+        const m = layerNorm(x, block.ln2, this.config.layerNormEpsilon);
+        x = ops.residualAdd(x, block.cProjMlp.apply(ops.geluNew(block.cFc.apply(m, ctx)), ctx));
+      });
+      return layerNorm(x, this.lnF, this.config.layerNormEpsilon);
+    });
   }
 
   private positionEmbeddings(B: number, T: number, past: number, positions?: number[][]): tf.Tensor {
@@ -286,8 +368,27 @@ export class CausalLM implements ModuleHost {
     return out;
   }
 
+  /** The cached transpose of a frozen projection weight, or null when the cache is off or too small (see transposeCacheMaxBytes). */
+  private transposeOf(weight: tf.Variable): tf.Tensor2D | null {
+    if (weight.trainable) return null;
+    if (this.projectionBytes > this.transposeCacheMaxBytes) return null;
+    const cached = this.transposes.get(weight);
+    if (cached && cached.dataId === weight.dataId) return cached.t;
+    cached?.t.dispose();
+    const t = tf.keep(tf.transpose(weight as tf.Tensor2D));
+    this.transposes.set(weight, { dataId: weight.dataId, t });
+    return t;
+  }
+
+  /** Frees the cached transposes (the next training step makes them again if the cache is on). */
+  releaseTransposes(): void {
+    for (const { t } of this.transposes.values()) t.dispose();
+    this.transposes.clear();
+  }
+
   /** Frees every base tensor of the model (an adapter's own tensors are freed by adapter.dispose()). */
   dispose(): void {
+    this.releaseTransposes();
     for (const v of this.weights.values()) v.dispose();
   }
 }

@@ -5,8 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { probeWebGpu, releaseWebGpu, selectBackend } from '@mats/core';
-import { type CausalLM, type LoraAdapter, buildPrefixLmBatch, generate, loadCausalLM, loadLora, weightedCrossEntropy } from './index.js';
+import { Rng, probeWebGpu, releaseWebGpu, selectBackend } from '@mats/core';
+import { AdamW, type CausalLM, type LoraAdapter, applyLora, buildPrefixLmBatch, generate, loadCausalLM, loadLora, prefixLmLoss, readScalar, trainStep, weightedCrossEntropy } from './index.js';
 
 const fixtures = new URL('../fixtures/', import.meta.url).pathname;
 const ref = JSON.parse(readFileSync(join(fixtures, 'reference.json'), 'utf8'));
@@ -103,10 +103,68 @@ describe.skipIf(!probe.available)(`GPT-2 + LoRA on webgpu${reason}`, { timeout: 
     model.dispose();
   });
 
-  // These read tensors synchronously (dataSync), which tfjs-webgpu cannot do in Node; they need an
-  // asynchronous read first (see the webgpu section of the root README).
-  it.todo('prefixLmLoss on webgpu (frozenHeadCrossEntropy reads the picked probabilities with dataSync)');
-  it.todo('trainStep / AdamW on webgpu (the update reads gradients and parameters with dataSync)');
+  it('prefixLmLoss (packed rows, tied-head loss on the scored rows) equals PyTorch without LoRA, and the cpu backend with LoRA, gradients within 1e-4', async () => {
+    const [B, P, C] = ref.prefix_shape as number[];
+    const run = async (backend: 'cpu' | 'webgpu', withLora: boolean) => {
+      await selectBackend(backend);
+      const model = loadCausalLM(join(fixtures, 'gpt2-tiny'));
+      const adapter = withLora ? loadLora(model, join(fixtures, 'lora-tiny')) : null;
+      const batch = buildPrefixLmBatch(ref.examples, P, model.config.eosTokenId, 0);
+      const prefix = tf.variable(tf.tensor3d(ref.prefix, [B, P, C]), true, `webgpu-test-prefixlm-${backend}-${withLora}`);
+      const vars = [prefix, ...(adapter?.variables() ?? [])];
+      const { value, grads } = tf.variableGrads(() => prefixLmLoss(model, prefix as unknown as tf.Tensor3D, batch), vars);
+      const out = { loss: (await value.data())[0], grads: await Promise.all(vars.map(async (v) => (await grads[v.name].data()) as Float32Array)) };
+      expect(tf.getBackend()).toBe(backend);
+      tf.dispose([value, ...Object.values(grads), prefix]);
+      adapter?.dispose();
+      model.dispose();
+      return out;
+    };
+    const base = await run('webgpu', false);
+    expect(Math.abs(base.loss - ref.prefix_lm_loss)).toBeLessThan(1e-4);
+    const cpu = await run('cpu', true);
+    const gpu = await run('webgpu', true);
+    expect(Math.abs(gpu.loss - cpu.loss)).toBeLessThan(1e-4);
+    expect(gpu.grads.length).toBe(1 + 2 * 3);
+    gpu.grads.forEach((g, i) => {
+      expect(maxAbsDiff(g, cpu.grads[i]), `gradient ${i}`).toBeLessThan(1e-4);
+      expect(Math.max(...Array.from(g, Math.abs)), `gradient ${i} is not all zero`).toBeGreaterThan(1e-3);
+    });
+  });
+
+  it('five LoRA + prefix training steps (dropout, clipping, AdamW on its tensors route: no read inside a step) match the cpu backend (host route) within 1e-4', async () => {
+    const [B, P, C] = ref.prefix_shape as number[];
+    const run = async (backend: 'cpu' | 'webgpu') => {
+      await selectBackend(backend);
+      const model = loadCausalLM(join(fixtures, 'gpt2-tiny'));
+      const adapter = applyLora(model, { dropout: 0.1 }, new Rng(7));
+      const prefix = tf.variable(tf.tensor3d(ref.prefix, [B, P, C]), true, `webgpu-test-train-${backend}`);
+      const opt = new AdamW([prefix, ...adapter.variables()], { weightDecay: 0.01 });
+      expect(opt.route).toBe(backend === 'webgpu' ? 'tensors' : 'host');
+      const batch = buildPrefixLmBatch(ref.examples, P, model.config.eosTokenId, 0);
+      const rng = new Rng(11); // the same dropout masks on both backends
+      const pending: tf.Scalar[] = [];
+      for (let step = 0; step < 5; step++) {
+        const r = await trainStep(() => prefixLmLoss(model, prefix as unknown as tf.Tensor3D, batch, { training: true, rng }), opt, { lr: 1e-2, maxGradNorm: 1 });
+        r.gradNorm?.dispose();
+        pending.push(r.loss);
+      }
+      // The losses are read after the steps, as the trainer reads them at its log steps.
+      const losses = await Promise.all(pending.map(readScalar));
+      const values = await Promise.all([prefix, ...adapter.variables()].map(async (v) => (await v.data()) as Float32Array));
+      expect(tf.getBackend()).toBe(backend);
+      opt.dispose();
+      prefix.dispose();
+      adapter.dispose();
+      model.dispose();
+      return { losses, values };
+    };
+    const cpu = await run('cpu');
+    const gpu = await run('webgpu');
+    gpu.losses.forEach((l, i) => expect(Math.abs(l - cpu.losses[i]), `loss ${i}`).toBeLessThan(1e-4));
+    expect(gpu.losses[4]).toBeLessThan(gpu.losses[0]);
+    gpu.values.forEach((v, i) => expect(maxAbsDiff(v, cpu.values[i]), `parameter ${i}`).toBeLessThan(1e-4));
+  });
 
   it('greedy generation with the KV cache equals the PyTorch reference (plain, penalty 2 + no-repeat-ngram 2)', async () => {
     await selectBackend('webgpu');

@@ -55,6 +55,8 @@ export {
 export {
   type AdamWOptions,
   type AdamWState,
+  type AdamWStateRoute,
+  type GradScale,
   type ScheduleOptions,
   type TrainStepOptions,
   type TrainStepResult,
@@ -63,6 +65,9 @@ export {
   clipByGlobalNorm,
   globalNorm,
   clipCoefficient,
+  hostGlobalNorm,
+  readScalar,
   trainStep,
+  HOST_STATE_MIN_PARAMETERS,
 } from './train.js';
 export { embedTokensOneHot, languageModelLoss, padRows } from './pretrain.js';

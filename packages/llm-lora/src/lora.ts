@@ -62,7 +62,7 @@ export class LoraProjection implements Projection {
       mask = dropoutMask(x2d.shape, this.dropout, ctx.rng);
     }
     const { weight, bias } = this.base;
-    const out = ops.loraLinear(x2d, weight as tf.Tensor2D, bias as tf.Tensor1D | null, this.loraA as tf.Tensor2D, this.loraB as tf.Tensor2D, this.scaling, mask);
+    const out = ops.loraLinear(x2d, weight as tf.Tensor2D, bias as tf.Tensor1D | null, this.loraA as tf.Tensor2D, this.loraB as tf.Tensor2D, this.scaling, mask, ctx.transposeOf?.(weight) ?? null);
     mask?.dispose();
     return out;
   }

@@ -75,36 +75,38 @@ export interface LossOptions {
 
 /**
  * The prefix-LM loss for a batch: prefix [batch, P, n_embd] (mapper output, may be trainable),
- * frozen token embeddings for the text, logits only at the text positions (the head is the
- * costliest matmul, and prefix positions carry no loss).
+ * frozen token embeddings for the text. The transformer runs on the real (unpadded) positions only
+ * (CausalLM.forwardRows), and the head and the loss on the positions that predict an answer or eos
+ * token (the head is the costliest matmul of a large vocabulary, and no other position carries loss).
  */
 export function prefixLmLoss(model: CausalLM, prefix: tf.Tensor3D, batch: PrefixLmBatch, options: LossOptions = {}): tf.Scalar {
-  const [B, P, C] = prefix.shape;
+  const [B, P] = prefix.shape;
   if (B !== batch.textIds.length) throw new Error(`prefixLmLoss: prefix has ${B} rows but the batch has ${batch.textIds.length}`);
   if (P !== batch.prefixLength) throw new Error(`prefixLmLoss: prefix has ${P} positions but the batch was built for ${batch.prefixLength}`);
   const L = batch.textIds[0].length;
+  const T = P + L;
+  // Position P + j - 1 predicts text token j (with no prefix, token 0 has no predictor).
+  const rows: number[] = [];
+  const targets: number[] = [];
+  const weights: number[] = [];
+  for (let b = 0; b < B; b++) {
+    for (let j = P > 0 ? 0 : 1; j < L; j++) {
+      const w = batch.lossWeights[b * L + j];
+      if (w === 0) continue;
+      rows.push(b * T + P + j - 1);
+      targets.push(batch.targets[b * L + j]);
+      weights.push(w);
+    }
+  }
+  if (rows.length === 0) throw new Error('prefixLmLoss: no position carries loss weight');
   return tf.tidy(() => {
     const text = model.embedTokens(batch.textIds);
     const inputs = P > 0 ? tf.concat([prefix, text], 1) : text;
-    const { hidden } = model.forward(inputs as tf.Tensor3D, { attentionMask: batch.attentionMask, training: options.training, rng: options.rng });
-    // Position P - 1 + j predicts text token j. With no prefix, token 0 has no predictor.
-    let h: tf.Tensor;
-    let targets = batch.targets;
-    let weights = batch.lossWeights;
-    if (P > 0) {
-      h = tf.slice(hidden, [0, P - 1, 0], [B, L, C]);
-    } else {
-      h = tf.slice(hidden, [0, 0, 0], [B, L - 1, C]);
-      targets = new Int32Array(B * (L - 1));
-      weights = new Float32Array(B * (L - 1));
-      for (let b = 0; b < B; b++) {
-        targets.set(batch.targets.subarray(b * L + 1, (b + 1) * L), b * (L - 1));
-        weights.set(batch.lossWeights.subarray(b * L + 1, (b + 1) * L), b * (L - 1));
-      }
-    }
-    const rows = tf.reshape(h, [-1, C]) as tf.Tensor2D;
+    const h = model.forwardRows(inputs as tf.Tensor3D, batch.attentionMask, Int32Array.from(rows), { training: options.training, rng: options.rng });
+    const t = Int32Array.from(targets);
+    const w = Float32Array.from(weights);
     // Frozen head (MATS training): chunked head + loss, the [rows, vocab] logits never all exist.
-    if (!model.wte.trainable) return ops.tiedHeadCrossEntropy(rows, model.wte as tf.Tensor2D, targets, weights, options.denominator);
-    return weightedCrossEntropy(model.lmHead(rows) as tf.Tensor2D, targets, weights, options.denominator);
+    if (!model.wte.trainable) return ops.tiedHeadCrossEntropy(h, model.wte as tf.Tensor2D, t, w, options.denominator);
+    return weightedCrossEntropy(model.lmHead(h) as tf.Tensor2D, t, w, options.denominator);
   });
 }

@@ -11,6 +11,11 @@ export interface ForwardContext {
   training: boolean;
   /** Draws dropout seeds; required when training with dropout. */
   rng?: Rng;
+  /**
+   * The kept transpose of a frozen weight for the backward pass, when the model caches them (small
+   * models, CausalLM.transposeCacheMaxBytes), else null: the projection makes it inside its backward.
+   */
+  transposeOf?: (weight: tf.Variable) => tf.Tensor2D | null;
 }
 
 export interface Projection {

@@ -6,7 +6,7 @@ import { Rng, selectBackend } from '@mats/core';
 import { createCausalLM, loadCausalLM } from './gpt2.js';
 import { applyLora } from './lora.js';
 import { buildPrefixLmBatch, prefixLmLoss } from './loss.js';
-import { AdamW, clipByGlobalNorm, learningRateAt, trainStep } from './train.js';
+import { AdamW, clipByGlobalNorm, learningRateAt, readScalar, trainStep } from './train.js';
 import { makeConfig } from './config.js';
 import { languageModelLoss } from './pretrain.js';
 
@@ -38,32 +38,51 @@ describe('prefix-LM loss', () => {
 });
 
 describe('optimizer, schedule, clipping against torch (tools/make_gpt2_fixtures.py)', () => {
-  it('AdamW + clip_grad_norm_ over three steps match torch within 1e-6', () => {
-    const a = ref.adamw;
-    const p1 = tf.variable(tf.tensor1d(a.init[0]));
-    const p2 = tf.variable(tf.tensor2d(a.init[1], [2, 2]));
-    const opt = new AdamW([p1, p2], { weightDecay: a.weight_decay });
-    for (let s = 0; s < 3; s++) {
-      const g1 = tf.tensor1d(a.grads[s][0]);
-      const g2 = tf.tensor2d(a.grads[s][1], [2, 2]);
-      // loss = sum(p1 * g1) + sum(p2 * g2) has exactly these gradients.
-      const r = trainStep(() => tf.add(tf.sum(tf.mul(p1, g1)), tf.sum(tf.mul(p2, g2))) as tf.Scalar, opt, { lr: a.lr[s], maxGradNorm: a.max_grad_norm });
-      expect(r.gradNorm).toBeCloseTo(a.norms[s], 5);
-      const got = [...p1.dataSync(), ...p2.dataSync()];
-      const want = [...a.params[s][0], ...a.params[s][1]];
-      got.forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThan(1e-6));
-      tf.dispose([g1, g2]);
-    }
-    opt.dispose();
-    tf.dispose([p1, p2]);
+  for (const state of ['host', 'tensors'] as const) {
+    it(`AdamW (${state} route) + clip_grad_norm_ over three steps match torch within 1e-6`, async () => {
+      const a = ref.adamw;
+      const p1 = tf.variable(tf.tensor1d(a.init[0]));
+      const p2 = tf.variable(tf.tensor2d(a.init[1], [2, 2]));
+      const opt = new AdamW([p1, p2], { weightDecay: a.weight_decay, state });
+      expect(opt.route).toBe(state);
+      for (let s = 0; s < 3; s++) {
+        const g1 = tf.tensor1d(a.grads[s][0]);
+        const g2 = tf.tensor2d(a.grads[s][1], [2, 2]);
+        // loss = sum(p1 * g1) + sum(p2 * g2) has exactly these gradients.
+        const r = await trainStep(() => tf.add(tf.sum(tf.mul(p1, g1)), tf.sum(tf.mul(p2, g2))) as tf.Scalar, opt, { lr: a.lr[s], maxGradNorm: a.max_grad_norm });
+        expect(await readScalar(r.gradNorm!)).toBeCloseTo(a.norms[s], 5);
+        r.loss.dispose();
+        const got = [...(await p1.data()), ...(await p2.data())];
+        const want = [...a.params[s][0], ...a.params[s][1]];
+        got.forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThan(1e-6));
+        tf.dispose([g1, g2]);
+      }
+      opt.dispose();
+      tf.dispose([p1, p2]);
+    });
+  }
+
+  it('auto takes the host route on wasm (a read is a copy there) and the tensors route can be asked for', () => {
+    const p = tf.variable(tf.zeros([3]));
+    expect(new AdamW([p]).route).toBe('host');
+    const t = new AdamW([p], { state: 'tensors' });
+    expect(t.route).toBe('tensors');
+    t.dispose();
+    expect(() => new AdamW([p], { state: 'gpu' as 'host' })).toThrow(/state must be auto, tensors or host, got "gpu"/);
+    p.dispose();
   });
 
   it('clipByGlobalNorm leaves small gradients alone', () => {
     const g = [tf.tensor1d([0.3, 0.4])];
     const { grads, norm } = clipByGlobalNorm(g, 1);
-    expect(norm).toBeCloseTo(0.5, 6);
+    expect(norm.dataSync()[0]).toBeCloseTo(0.5, 6);
     expect(Array.from(grads[0].dataSync())).toEqual(Array.from(g[0].dataSync()));
-    tf.dispose([...g, ...grads]);
+    tf.dispose([...g, ...grads, norm]);
+    // Large ones are scaled to the limit: [3, 4] has norm 5.
+    const big = [tf.tensor1d([3, 4])];
+    const clipped = clipByGlobalNorm(big, 1);
+    expect(Array.from(clipped.grads[0].dataSync()).map((v) => Number(v.toFixed(5)))).toEqual([0.6, 0.8]);
+    tf.dispose([...big, ...clipped.grads, clipped.norm]);
   });
 
   it('learning-rate schedules: linear warm-up, then linear or cosine decay (hand values)', () => {
@@ -96,8 +115,9 @@ describe('training mapper stand-in + LoRA on a frozen LLM', () => {
     const batch = buildPrefixLmBatch(ref.examples, 3, model.config.eosTokenId, 0);
     const losses: number[] = [];
     for (let step = 0; step < 40; step++) {
-      const r = trainStep(() => prefixLmLoss(model, prefix, batch, { training: true, rng }), opt, { lr: 1e-2, maxGradNorm: 1 });
-      losses.push(r.loss);
+      const r = await trainStep(() => prefixLmLoss(model, prefix, batch, { training: true, rng }), opt, { lr: 1e-2, maxGradNorm: 1 });
+      r.gradNorm?.dispose();
+      losses.push(await readScalar(r.loss));
     }
     expect(losses[0]).toBeGreaterThan(5); // random model, 101 classes: about ln(101) = 4.6 or worse
     const evalLoss = prefixLmLoss(model, prefix, batch); // no dropout
@@ -107,31 +127,32 @@ describe('training mapper stand-in + LoRA on a frozen LLM', () => {
     expect(prefix.dataSync()).not.toEqual(prefixBefore);
     expect(lora.layers.get('h.0.attn.c_attn')!.loraB.dataSync()).not.toEqual(bBefore);
     const nTensors = tf.memory().numTensors;
-    trainStep(() => prefixLmLoss(model, prefix, batch, { training: true, rng }), opt, { lr: 1e-2, maxGradNorm: 1 });
-    expect(tf.memory().numTensors).toBe(nTensors); // a step leaks nothing
+    const r = await trainStep(() => prefixLmLoss(model, prefix, batch, { training: true, rng }), opt, { lr: 1e-2, maxGradNorm: 1 });
+    tf.dispose([r.loss, r.gradNorm!]);
+    expect(tf.memory().numTensors).toBe(nTensors); // a step leaks nothing but its loss and norm
     opt.dispose();
     prefix.dispose();
     model.dispose();
   });
 
-  it('optimizer state get/set resumes exactly (bit-identical parameters)', async () => {
+  for (const state of ['host', 'tensors'] as const) it(`optimizer state get/set resumes exactly (bit-identical parameters, ${state} route)`, async () => {
     const run = async (split: boolean) => {
       const model = loadCausalLM(join(fixtures, 'gpt2-tiny'));
       const rng = new Rng(5);
       const lora = applyLora(model, { dropout: 0 }, rng);
       const prefix = tf.variable(tf.randomNormal([2, 3, 32], 0, 0.5, 'float32', 3), true);
-      let opt = new AdamW([prefix, ...lora.variables()]);
+      let opt = new AdamW([prefix, ...lora.variables()], { state });
       const batch = buildPrefixLmBatch(ref.examples, 3, model.config.eosTokenId, 0);
-      const step = () => trainStep(() => prefixLmLoss(model, prefix, batch, { training: true, rng }), opt, { lr: 5e-3 });
-      step();
-      step();
+      const step = async () => (await trainStep(() => prefixLmLoss(model, prefix, batch, { training: true, rng }), opt, { lr: 5e-3 })).loss.dispose();
+      await step();
+      await step();
       if (split) {
-        const state = await opt.getState();
+        const saved = await opt.getState();
         opt.dispose();
-        opt = new AdamW([prefix, ...lora.variables()]);
-        opt.setState(state);
+        opt = new AdamW([prefix, ...lora.variables()], { state });
+        opt.setState(saved);
       }
-      step();
+      await step();
       const out = [prefix.dataSync().slice(), ...lora.variables().map((v) => v.dataSync().slice())];
       opt.dispose();
       prefix.dispose();
@@ -144,66 +165,101 @@ describe('training mapper stand-in + LoRA on a frozen LLM', () => {
     resumed.forEach((a, i) => expect(Array.from(a)).toEqual(Array.from(straight[i])));
   });
 
-  it('gradient accumulation over micro-batches (denominator = whole batch) equals the full-batch step', () => {
-    const run = (micro: boolean) => {
+  for (const state of ['host', 'tensors'] as const) it(`gradient accumulation over micro-batches (denominator = whole batch) equals the full-batch step (${state} route)`, async () => {
+    const run = async (micro: boolean) => {
       const model = loadCausalLM(join(fixtures, 'gpt2-tiny'));
       const lora = applyLora(model, { dropout: 0 }, new Rng(9));
       const prefix = tf.variable(tf.randomNormal([2, 3, 32], 0, 0.5, 'float32', 4), true);
-      const opt = new AdamW([prefix, ...lora.variables()]);
+      const opt = new AdamW([prefix, ...lora.variables()], { state });
       const eos = model.config.eosTokenId;
       const full = buildPrefixLmBatch(ref.examples, 3, eos, 0);
       let r;
       if (!micro) {
-        r = trainStep(() => prefixLmLoss(model, prefix, full), opt, { lr: 1e-2, maxGradNorm: 1 });
+        r = await trainStep(() => prefixLmLoss(model, prefix, full), opt, { lr: 1e-2, maxGradNorm: 1 });
       } else {
         const fns = [0, 1].map((i) => () => {
           const part = buildPrefixLmBatch([ref.examples[i]], 3, eos, 0);
           return prefixLmLoss(model, tf.slice(prefix, [i, 0, 0], [1, 3, 32]), part, { denominator: full.lossTokens });
         });
-        r = trainStep(fns, opt, { lr: 1e-2, maxGradNorm: 1 });
+        r = await trainStep(fns, opt, { lr: 1e-2, maxGradNorm: 1 });
       }
-      const out = { loss: r.loss, norm: r.gradNorm, values: [prefix.dataSync().slice(), ...lora.variables().map((v) => v.dataSync().slice())] };
+      const out = { loss: await readScalar(r.loss), norm: await readScalar(r.gradNorm!), values: [prefix.dataSync().slice(), ...lora.variables().map((v) => v.dataSync().slice())] };
       opt.dispose();
       prefix.dispose();
       model.dispose();
       return out;
     };
-    const a = run(false);
-    const b = run(true);
+    const a = await run(false);
+    const b = await run(true);
     expect(b.loss).toBeCloseTo(a.loss, 5);
     expect(b.norm).toBeCloseTo(a.norm, 4);
     a.values.forEach((v, i) => v.forEach((x, j) => expect(Math.abs(x - b.values[i][j])).toBeLessThan(1e-5)));
   });
 
-  it('a frozen model holds its weights once: a training step with micro-batches leaves no tensor behind (no cached transposes, gradient sums in JS)', () => {
+  for (const state of ['host', 'tensors'] as const) it(`a frozen model holds its weights once: a training step with micro-batches leaves no tensor behind (no cached transposes; ${state} route)`, async () => {
     const model = loadCausalLM(join(fixtures, 'gpt2-tiny'));
+    model.transposeCacheMaxBytes = 0; // the large-model route: no kept transposes
     const lora = applyLora(model, { dropout: 0.1 }, new Rng(9));
     const prefix = tf.variable(tf.randomNormal([2, 3, 32], 0, 0.5, 'float32', 4), true);
-    const opt = new AdamW([prefix, ...lora.variables()]);
+    const opt = new AdamW([prefix, ...lora.variables()], { state });
     const eos = model.config.eosTokenId;
     const full = buildPrefixLmBatch(ref.examples, 3, eos, 0);
     const rng = new Rng(5);
     const fns = [0, 1].map((i) => () => prefixLmLoss(model, tf.slice(prefix, [i, 0, 0], [1, 3, 32]), buildPrefixLmBatch([ref.examples[i]], 3, eos, 0), { denominator: full.lossTokens, training: true, rng }));
     const tensors = tf.memory().numTensors;
     const bytes = tf.memory().numBytes;
-    for (let s = 0; s < 2; s++) trainStep(fns, opt, { lr: 1e-3, maxGradNorm: 1 });
+    for (let s = 0; s < 2; s++) {
+      const r = await trainStep(fns, opt, { lr: 1e-3, maxGradNorm: 1 });
+      tf.dispose([r.loss, r.gradNorm!]);
+    }
     expect(tf.memory().numTensors).toBe(tensors);
     expect(tf.memory().numBytes).toBe(bytes);
     // Inference (the tied head, generation's path) keeps nothing either.
     tf.dispose(tf.tidy(() => model.lmHead(tf.ones([2, 32]))));
     expect(tf.memory().numTensors).toBe(tensors);
+    opt.dispose();
     tf.dispose([prefix, ...lora.variables()]);
     model.dispose();
   });
 
-  it('full-parameter pretraining (one-hot embeddings, no gather gradient) learns a tiny corpus', () => {
+  it('the kept transposes of a small frozen model give the same step as transposes made in the backward pass, and are made once', async () => {
+    const run = async (cacheBytes: number) => {
+      const model = loadCausalLM(join(fixtures, 'gpt2-tiny'));
+      model.transposeCacheMaxBytes = cacheBytes;
+      const lora = applyLora(model, { dropout: 0 }, new Rng(9));
+      const prefix = tf.variable(tf.randomNormal([2, 3, 32], 0, 0.5, 'float32', 4), true);
+      const opt = new AdamW([prefix, ...lora.variables()]);
+      const batch = buildPrefixLmBatch(ref.examples, 3, model.config.eosTokenId, 0);
+      const before = tf.memory().numTensors;
+      const counts: number[] = [];
+      for (let s = 0; s < 3; s++) {
+        const r = await trainStep(() => prefixLmLoss(model, prefix, batch, { training: true }), opt, { lr: 1e-2, maxGradNorm: 1 });
+        tf.dispose([r.loss, r.gradNorm!]);
+        counts.push(tf.memory().numTensors - before);
+      }
+      const values = [prefix.dataSync().slice(), ...lora.variables().map((v) => v.dataSync().slice())];
+      opt.dispose();
+      prefix.dispose();
+      model.dispose();
+      return { values, counts };
+    };
+    const made = await run(0);
+    const kept = await run(Number.MAX_SAFE_INTEGER);
+    kept.values.forEach((v, i) => expect(Array.from(v)).toEqual(Array.from(made.values[i])));
+    // The kept transposes (3 layers x 4 projections) exist after the first step and are not remade.
+    expect(made.counts).toEqual([0, 0, 0]);
+    expect(kept.counts[0]).toBe(12);
+    expect(new Set(kept.counts).size).toBe(1);
+  });
+
+  it('full-parameter pretraining (one-hot embeddings, no gather gradient) learns a tiny corpus', async () => {
     const config = makeConfig({ vocabSize: 12, nEmbd: 16, nLayer: 1, nHead: 2, nPositions: 16, eosTokenId: 0 });
     const model = createCausalLM(config, new Rng(2), null, true);
     const rows = [[0, 1, 2, 3, 4, 5, 0], [0, 6, 7, 8, 0], [0, 9, 10, 11, 1, 0]];
     const opt = new AdamW([...model.weights.values()], { weightDecay: 0 });
     const wteBefore = model.wte.dataSync().slice();
     let loss = Infinity;
-    for (let i = 0; i < 100; i++) loss = trainStep(() => languageModelLoss(model, rows, 0), opt, { lr: 1e-2 }).loss;
+    for (let i = 0; i < 100; i++) loss = await readScalar((await trainStep(() => languageModelLoss(model, rows, 0), opt, { lr: 1e-2 })).loss);
     // Every continuation is deterministic except the token after the leading eos, which is one of
     // three whatever the model does: the loss cannot go below 3 * ln(3) / 15 targets = 0.2197.
     const floor = (3 * Math.log(3)) / 15;

@@ -140,6 +140,15 @@ describe('createMapper', () => {
 });
 
 describe('save, load, getWeights, setWeights', () => {
+  it('saveAsync writes the same bytes as save (asynchronous reads, for webgpu)', async () => {
+    const mapper = createMapper({ clapDim: 12, width: 8, prefixLength: 3, clipLength: 2, layers: 2, heads: 2, llmDim: 10 }, new Rng(4));
+    const dir = tmp();
+    mapper.save(join(dir, 'a.safetensors'), { prefix: 'p.' });
+    await mapper.saveAsync(join(dir, 'b.safetensors'), { prefix: 'p.' });
+    expect(readFileSync(join(dir, 'b.safetensors')).equals(readFileSync(join(dir, 'a.safetensors')))).toBe(true);
+    mapper.dispose();
+  });
+
   it('round-trips through a prefixed safetensors file bit-exactly (heads from the metadata)', async () => {
     const options = { clapDim: 12, width: 8, prefixLength: 3, clipLength: 2, layers: 2, heads: 2, llmDim: 10, mlpRatio: 1.5 };
     const mapper = createMapper(options, new Rng(1));

@@ -126,9 +126,8 @@ export class TransformerMapper {
     const T = x.shape[0] / B;
     const suffix = (t: tf.Tensor2D) => (skip === 0 ? t : (tf.reshape(tf.slice(tf.reshape(t, [B, T, C]), [0, skip, 0], [B, T - skip, C]), [B * (T - skip), C]) as tf.Tensor2D));
     const normed = ops.layerNorm(x, vec(w.norm1Gamma), vec(w.norm1Beta), LAYER_NORM_EPS);
-    const heads = (t: tf.Tensor2D) => ops.splitHeads(t, B, H);
     // Heads side by side in the columns as msclap's MultiHeadAttention; scale 1 / sqrt(head width).
-    const context = ops.mergeHeads(ops.attention(heads(ops.linear(suffix(normed), mat(w.query))), heads(ops.linear(normed, mat(w.key))), heads(ops.linear(normed, mat(w.value)))));
+    const context = ops.attentionRows(ops.linear(suffix(normed), mat(w.query)), ops.linear(normed, mat(w.key)), ops.linear(normed, mat(w.value)), B, H);
     const attended = ops.residualAdd(suffix(x), ops.linear(context, mat(w.project), vec(w.projectBias)));
     const hidden = ops.linear(ops.layerNorm(attended, vec(w.norm2Gamma), vec(w.norm2Beta), LAYER_NORM_EPS), mat(w.fc1), vec(w.fc1Bias), { relu: true });
     return ops.residualAdd(attended, ops.linear(hidden, mat(w.fc2), vec(w.fc2Bias)));
@@ -197,8 +196,23 @@ export class TransformerMapper {
   /** Writes a safetensors file with PyTorch names (and the options in the metadata). */
   save(file: string, names: WeightNames = {}): void {
     this.assertAlive();
+    this.writeFile(file, names, mapWeights(this.vars, (v) => v.dataSync() as Float32Array));
+  }
+
+  /**
+   * `save` with asynchronous reads: the same file, on every backend (webgpu has no synchronous
+   * read in Node). The trainer's checkpoints use it.
+   */
+  async saveAsync(file: string, names: WeightNames = {}): Promise<void> {
+    this.assertAlive();
+    const flat = flattenWeights(this.vars);
+    const data = await Promise.all(flat.map((e) => e.value.data() as Promise<Float32Array>));
+    const byVariable = new Map(flat.map((e, i) => [e.value, data[i]]));
+    this.writeFile(file, names, mapWeights(this.vars, (v) => byVariable.get(v)!));
+  }
+
+  private writeFile(file: string, names: WeightNames, host: MapperWeights<Float32Array>): void {
     const { prefix, projectionPrefix } = resolveNames(names);
-    const host = mapWeights(this.vars, (v) => v.dataSync() as Float32Array);
     const specs = pytorchTensorSpecs(this.config);
     const tensors = new Map<string, TensorToWrite>();
     const named = toPytorch(this.config, host);

@@ -1,11 +1,14 @@
 /**
  * Greedy generation speed, tfjs-wasm against the exported decoder on onnxruntime-node (1 and 2
  * threads), batch 1 and 32, for the world shape and the GPT-2-small shape (random weights), in one
- * run. Each item is a 40-vector prefix + 8 prompt tokens, then `BENCH_NEW_TOKENS` (default 32) new
- * tokens without an eos stop; time covers prefill and every step. Run:
+ * run. Each item is a 40-vector prefix + 8 prompt tokens, then `BENCH_NEW_TOKENS` (default 16) new
+ * tokens without an eos stop; time covers prefill and every step. GPT-2 small at batch 32 is the
+ * slow case (about a minute per tfjs repetition on a busy 2-core machine): it generates
+ * `BENCH_LARGE_NEW_TOKENS` (default 8) tokens, `BENCH_LARGE_REPEATS` (default 1) times. Run:
  *   npx tsx packages/model/bench/onnx.bench.ts [--only world|gpt2-small] [--batches 1,32] [--reps N]
- * Prints one human line and one JSON line per measurement (value = median tokens/s; params hold
- * items/s and, for ONNX rows, `vsTfjs` = ONNX tokens/s / tfjs-wasm tokens/s of the same run).
+ * (or BENCH_REPEATS, default 3; BENCH_BATCHES). Prints one human line and one JSON line per
+ * measurement (value = median tokens/s; params hold items/s and, for ONNX rows, `vsTfjs` = ONNX
+ * tokens/s / tfjs-wasm tokens/s of the same run).
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng, selectBackend } from '@mats/core';
@@ -106,7 +109,15 @@ async function time<T>(f: () => Promise<T> | T): Promise<{ seconds: number; valu
   return { seconds: (performance.now() - t0) / 1000, value };
 }
 
-async function benchShape(shape: Shape, batches: number[], reps: number, newTokens: number, backend: string): Promise<void> {
+/** Tokens and repetitions per measurement; the slow case (GPT-2 small, batch 32) has its own. */
+interface Work {
+  newTokens: number;
+  reps: number;
+  largeNewTokens: number;
+  largeReps: number;
+}
+
+async function benchShape(shape: Shape, batches: number[], work: Work, backend: string): Promise<void> {
   const rng = new Rng(0);
   const model = createCausalLM(shape.llm, rng);
   const C = shape.llm.nEmbd;
@@ -120,11 +131,16 @@ async function benchShape(shape: Shape, batches: number[], reps: number, newToke
   for (const batch of batches) {
     const prefix = rng.fillNormal(new Float32Array(batch * PREFIX * C), 0, 0.02) as Float32Array;
     const prompts = Array.from({ length: batch }, () => Array.from({ length: PROMPT }, () => rng.int(V - 1)));
-    const params = { batch, prefixTokens: PREFIX, promptTokens: PROMPT, newTokens, llm: shape.llm, weights: 'random', lora: 'merged (none)' };
-    // One warm-up each, then the repetitions interleaved (tfjs, ONNX 1 thread, ONNX 2 threads, tfjs,
-    // ...), so that a change of machine load hits every engine alike.
-    await tfjsGreedy(model, prefix, prompts, Math.min(4, newTokens));
-    for (const dec of decoders.values()) await onnxGreedy(dec, prefix, prompts, Math.min(4, newTokens));
+    const large = shape.name === 'gpt2-small' && batch >= 32;
+    const newTokens = large ? work.largeNewTokens : work.newTokens;
+    const reps = large ? work.largeReps : work.reps;
+    const params = { batch, prefixTokens: PREFIX, promptTokens: PROMPT, newTokens, repetitions: reps, llm: shape.llm, weights: 'random', lora: 'merged (none)' };
+    // One short warm-up of each engine at each batch size (prefill + 1 step: without it the first
+    // tfjs repetition at batch 32 ran at a third of the later ones), then the repetitions
+    // interleaved (tfjs, ONNX 1 thread, ONNX 2 threads, tfjs, ...), so that a change of machine load
+    // hits every engine alike.
+    await tfjsGreedy(model, prefix, prompts, 2);
+    for (const dec of decoders.values()) await onnxGreedy(dec, prefix, prompts, 2);
     let tfjsIds: number[][] = [];
     const tfjsSamples: number[] = [];
     const onnxSamples = new Map<number, number[]>([...decoders.keys()].map((t) => [t, []]));
@@ -165,11 +181,17 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const arg = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
   const only = arg('--only');
-  const reps = Number(arg('--reps') ?? process.env.BENCH_REPS ?? 3);
-  const newTokens = Number(process.env.BENCH_NEW_TOKENS ?? 32);
+  const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+  const work: Work = {
+    reps: Number(arg('--reps') ?? env('BENCH_REPEATS', 3)),
+    newTokens: env('BENCH_NEW_TOKENS', 16),
+    largeNewTokens: env('BENCH_LARGE_NEW_TOKENS', 8),
+    largeReps: env('BENCH_LARGE_REPEATS', 1),
+  };
+  for (const [k, v] of Object.entries(work)) if (!Number.isInteger(v) || v < 1) throw new Error(`onnx.bench: ${k} must be a positive integer, got ${v}`);
   const batches = (arg('--batches') ?? process.env.BENCH_BATCHES ?? '1,32').split(',').map(Number);
   const info = await selectBackend((process.env.MATS_BACKEND as 'wasm') ?? 'wasm');
-  for (const shape of SHAPES) if (!only || shape.name === only) await benchShape(shape, batches, reps, newTokens, info.selected);
+  for (const shape of SHAPES) if (!only || shape.name === only) await benchShape(shape, batches, work, info.selected);
 }
 
 main().catch((err) => {

@@ -12,7 +12,7 @@ import { type BackendName, parseBackendName } from '@mats/core';
 import { TRANSFER_METHODS, type TransferMethod } from '@mats/santa';
 import { matchPredictionsToLabels } from '@mats/bench';
 import { captionInstruction, classificationInstruction } from '@mats/datasets';
-import { type AnswerOptions, type AskItem, MatsModel } from './model.js';
+import { type AnswerOptions, type AskItem, type LoadedMatsModel, MatsModel } from './model.js';
 import { exportCommand } from './onnx/export-cli.js';
 
 export const USAGE = `usage:
@@ -22,7 +22,8 @@ export const USAGE = `usage:
                                                   with --labels (a JSON list of label strings) the best
                                                   label by CLAP text matching is printed too
   mats export   RUN --out DIR [--overwrite]       ONNX export for onnxruntime (mats export --help)
-RUN is a run folder written by the trainer (e.g. runs/world, runs/latest).
+RUN is a run folder written by the trainer (e.g. runs/world, runs/latest), or an export folder
+(mats export), which answers on onnxruntime-node.
 options:
   --method santa|noise-only|memory-only|no-kmeans|no-audio   modal transfer (default: the run's)
   --strategy greedy|beam  --beams N  --max-new-tokens N      decoding (default: the run's)
@@ -90,7 +91,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     (command === undefined && !v.help ? err : out)(`${USAGE}\n`);
     return command === undefined && !v.help ? 2 : 0;
   }
-  let model: MatsModel | null = null;
+  let model: LoadedMatsModel | null = null;
   try {
     if (!['ask', 'caption', 'classify'].includes(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     if (!run) throw new UsageError(`${command}: the run folder is missing`);

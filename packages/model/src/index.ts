@@ -15,6 +15,8 @@ export {
 export {
   MatsModel,
   MatsItemsError,
+  type LoadedMatsModel,
+  type InferenceSpec,
   type AudioInput,
   type AskItem,
   type Answer,

@@ -10,10 +10,10 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { type BackendName, type Embeddings, Rng, createEmbeddings, l2Normalize, selectBackend, writeFileAtomic } from '@mats/core';
-import { type ClapEncoder, embedAudioFiles, loadClap } from '@mats/clap';
-import type { AudioClip } from '@mats/datasets';
+import { type Embeddings, Rng, l2Normalize, selectBackend, writeFileAtomic } from '@mats/core';
+import { type ClapEncoder, loadClap } from '@mats/clap';
 import {
+  type BatchGenerateOptions,
   type CausalLM,
   type GenerateResult,
   type LoraAdapter,
@@ -30,56 +30,26 @@ import {
   saveLora,
 } from '@mats/llm-lora';
 import { type TransformerMapper, createMapper, loadMapper } from '@mats/mapper';
-import { type SantaMemory, type TransferMethod, TRANSFER_METHODS, injectNoise, loadMemory, saveMemory, transfer } from '@mats/santa';
-import { type GenerationSettings, type MatsModelSpec, checkRunConfig, modelSpecFromConfig } from './config.js';
+import { type SantaMemory, type TransferMethod, injectNoise, loadMemory, saveMemory } from '@mats/santa';
+import { type MatsModelSpec, checkRunConfig, modelSpecFromConfig } from './config.js';
+import {
+  type Answer,
+  type AnswerOptions,
+  type AskItem,
+  type AudioInput,
+  type LoadOptions,
+  answerItems,
+  askItems,
+  checkMethod,
+  embedAudioInputs,
+  firstLine,
+  santaTransfer,
+} from './answering.js';
+import { ExportedMatsModel } from './onnx/exported-model.js';
+import { isExportFolder } from './onnx/runtime.js';
 import { MODEL_FILE, RUN_FILES, resolveComponent, storeComponent } from './files.js';
 
-/** Audio of one item: a file path, a decoded clip, or a CLAP audio embedding computed elsewhere. */
-export type AudioInput = string | AudioClip | Float32Array;
-
-export interface AskItem {
-  audio: AudioInput;
-  /** What the model is asked (Table S8 instructions, an AQA question, an MMAU prompt). */
-  instruction: string;
-}
-
-export interface Answer {
-  /** The generated text ('' when the item failed). */
-  answer: string;
-  /** Why the item could not be answered, or null. */
-  error: string | null;
-}
-
-export interface AnswerOptions {
-  /** Modal transfer (default: the model's method). */
-  method?: TransferMethod;
-  /** Generation settings that replace the model's for this call. */
-  generation?: Partial<GenerationSettings>;
-  /** Items per batch (default: the model's batchSize). */
-  batchSize?: number;
-  /** Called after each batch: items done so far and the total. */
-  onProgress?: (done: number, total: number) => void;
-}
-
-export interface LoadOptions {
-  /**
-   * The model description to use instead of the run's own (apps pass the spec of their effective
-   * config, see `modelSpecFromConfig`); component paths in it must be absolute.
-   */
-  spec?: MatsModelSpec;
-  /** tfjs backend (default auto). */
-  backend?: BackendName;
-  /** Modal transfer override (paper Table 4 rows). */
-  method?: TransferMethod;
-  /** Use this CLAP encoder instead of opening the one the run names (it is not disposed with the model). */
-  clap?: ClapEncoder;
-  /** Folders that replace the run's CLAP (tiny) or LLM folder, e.g. when the run was moved. */
-  clapDir?: string;
-  llmDir?: string;
-  /** Generation settings that replace the run's. */
-  generation?: Partial<GenerationSettings>;
-  batchSize?: number;
-}
+export { type Answer, type AnswerOptions, type AskItem, type AudioInput, type InferenceSpec, type LoadOptions, MatsItemsError } from './answering.js';
 
 /** One training example: the CLAP input row and the tokenised instruction + answer. */
 export interface TrainingBatch {
@@ -123,12 +93,17 @@ export class MatsModel {
     if (memory.memory.dim !== clap.dim) throw new Error(`the Santa memory holds ${memory.memory.dim}-d embeddings but the CLAP model gives ${clap.dim}-d`);
   }
 
+  readonly engine = 'tfjs' as const;
+
   /**
    * Opens a trained run folder (as the trainer writes it: config.json or model.json, mapper.safetensors,
-   * adapter_config.json + adapter_model.safetensors, santa.safetensors) or a folder written by `save`.
-   * The LoRA adapter is merged into the LLM (inference costs what the base model costs).
+   * adapter_config.json + adapter_model.safetensors, santa.safetensors) or a folder written by `save`:
+   * a MatsModel on tfjs, the LoRA adapter merged into the LLM (inference costs what the base model
+   * costs). An export folder (`mats export`, its config.json a manifest) opens as an
+   * `ExportedMatsModel` on onnxruntime-node, which answers the same way; `engine` tells them apart.
    */
-  static async load(runDir: string, options: LoadOptions = {}): Promise<MatsModel> {
+  static async load(runDir: string, options: LoadOptions = {}): Promise<LoadedMatsModel> {
+    if (existsSync(runDir) && isExportFolder(realpathSync(runDir))) return ExportedMatsModel.open(realpathSync(runDir), options);
     const dir = openRunDir(runDir);
     const spec = options.spec ? structuredClone(options.spec) : readSpec(dir);
     if (options.method !== undefined) spec.method = checkMethod(options.method, 'method');
@@ -221,17 +196,7 @@ export class MatsModel {
    */
   transferEmbeddings(embeddings: Embeddings, options: { method?: TransferMethod; rng?: Rng } = {}): Embeddings {
     const method = checkMethod(options.method ?? this.spec.method, 'transferEmbeddings: method');
-    const s = this.spec.santa;
-    const z = transfer(method, embeddings, this.memory, {
-      topL: s.topL,
-      tau: s.tau,
-      lambda: s.lambda,
-      normalizeAudio: s.normalizeAudio,
-      padClusters: s.padClusters,
-      queryNoise: s.queryNoise,
-      rng: options.rng ?? new Rng(`${this.spec.seed}/santa-query`),
-    });
-    return l2Normalize(z);
+    return l2Normalize(santaTransfer(this.spec, this.memory, embeddings, method, options.rng));
   }
 
   /** The mapper on L2-normalised rows, as a tensor [rows, P, n_embd]. */
@@ -264,56 +229,28 @@ export class MatsModel {
     return tf.tidy(() => prefixLmLoss(this.llm, this.mapPrefix(x), layout, { training: options.training ?? false, rng: options.dropoutRng, denominator: options.denominator }));
   }
 
+  /** Transfer, mapper and batched generation for embedded rows (the answering loop's engine step). */
+  async generate(embeddings: Embeddings, prompts: number[][], method: TransferMethod, rng: Rng, options: BatchGenerateOptions): Promise<GenerateResult[]> {
+    const prefix = this.prefixes(embeddings, { method, rng });
+    try {
+      return await generateBatch(new CausalLmDecoder(this.llm), prefix, prompts, options);
+    } finally {
+      prefix.dispose();
+    }
+  }
+
   /**
    * Answers every item (batched generation over padded rows with a KV cache). An item whose audio
    * cannot be read or embedded, or whose instruction is empty, gets answer '' and its error; the
    * others are answered.
    */
-  async ask(items: AskItem[], options: AnswerOptions = {}): Promise<Answer[]> {
-    const method = checkMethod(options.method ?? this.spec.method, 'method');
-    const batchSize = options.batchSize ?? this.spec.batchSize;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
-    const g = { ...this.spec.generation, ...options.generation };
-    const generation = {
-      maxNewTokens: g.maxNewTokens,
-      numBeams: g.strategy === 'beam' ? g.beams : 1,
-      noRepeatNgramSize: g.noRepeatNgram,
-      repetitionPenalty: g.repetitionPenalty,
-      eosId: this.tokenizer.eosId,
-    };
-    const rng = new Rng(`${this.spec.seed}/santa-query`);
-    const answers: Answer[] = items.map(() => ({ answer: '', error: null }));
-    const promptCache = new Map<string, number[]>();
-    for (let start = 0; start < items.length; start += batchSize) {
-      const batch = items.slice(start, start + batchSize);
-      const { embeddings, rows } = await this.embedItems(batch, answers, start);
-      if (rows.length > 0) {
-        const prompts = rows.map((i) => {
-          const text = items[i].instruction;
-          let ids = promptCache.get(text);
-          if (!ids) promptCache.set(text, (ids = this.tokenizer.encode(text)));
-          return ids;
-        });
-        const prefix = this.prefixes(embeddings, { method, rng });
-        let results: GenerateResult[];
-        try {
-          results = await generateBatch(new CausalLmDecoder(this.llm), prefix, prompts, generation);
-        } finally {
-          prefix.dispose();
-        }
-        rows.forEach((i, r) => (answers[i].answer = results[r].ids.length > 0 ? this.tokenizer.decode(results[r].ids).trim() : ''));
-      }
-      options.onProgress?.(Math.min(items.length, start + batchSize), items.length);
-    }
-    return answers;
+  ask(items: AskItem[], options: AnswerOptions = {}): Promise<Answer[]> {
+    return askItems(this, items, options);
   }
 
   /** Answers every item; throws `MatsItemsError` (with the other answers) when some item failed. */
-  async answer(items: AskItem[], options: AnswerOptions = {}): Promise<string[]> {
-    const answers = await this.ask(items, options);
-    const failed = answers.flatMap((a, i) => (a.error !== null ? [{ index: i, error: a.error }] : []));
-    if (failed.length > 0) throw new MatsItemsError(failed, answers);
-    return answers.map((a) => a.answer);
+  answer(items: AskItem[], options: AnswerOptions = {}): Promise<string[]> {
+    return answerItems(this, items, options);
   }
 
   /**
@@ -322,68 +259,8 @@ export class MatsModel {
    * its window does), clips and files embedded together (one by one when a batch fails, to find the
    * bad one). One vector or one error per input; a file's error names its path.
    */
-  async embedAudio(audio: AudioInput[]): Promise<{ vectors: (Float32Array | null)[]; errors: (string | null)[] }> {
-    const dim = this.clap.dim;
-    const vectors: (Float32Array | null)[] = audio.map(() => null);
-    const errors: (string | null)[] = audio.map(() => null);
-    const clips: { index: number; clip: AudioClip }[] = [];
-    const files: { index: number; path: string }[] = [];
-    audio.forEach((a, index) => {
-      if (a instanceof Float32Array) {
-        if (a.length !== dim) errors[index] = `the audio embedding has ${a.length} values, expected the CLAP dimension ${dim}`;
-        else if (!a.every(Number.isFinite)) errors[index] = 'the audio embedding has a non-finite value';
-        else vectors[index] = a;
-      } else if (typeof a === 'string') {
-        files.push({ index, path: a });
-      } else {
-        try {
-          clips.push({ index, clip: checkClip(a) });
-        } catch (err) {
-          errors[index] = firstLine(err);
-        }
-      }
-    });
-    const embedGroup = async <T extends { index: number }>(list: T[], embed: (part: T[]) => Promise<Embeddings>): Promise<void> => {
-      const put = (e: Embeddings, part: T[]) => part.forEach((c, r) => (vectors[c.index] = e.data.slice(r * dim, (r + 1) * dim)));
-      if (list.length === 0) return;
-      try {
-        put(await embed(list), list);
-      } catch {
-        for (const c of list) {
-          try {
-            put(await embed([c]), [c]);
-          } catch (err) {
-            const line = firstLine(err);
-            const name = describeAudio(audio[c.index]);
-            // A file's read errors already start with its path.
-            errors[c.index] = line.startsWith(`${name}:`) ? line : `${name}: CLAP could not embed the clip: ${line}`;
-          }
-        }
-      }
-    };
-    await embedGroup(clips, (part) => this.clap.embedAudio(part.map((c) => c.clip)));
-    await embedGroup(files, (part) => embedAudioFiles(this.clap, part.map((f) => f.path)));
-    return { vectors, errors };
-  }
-
-  /** Embeddings of the answerable items of a batch; failures are written into `answers` (indices offset by `start`). */
-  private async embedItems(batch: AskItem[], answers: Answer[], start: number): Promise<{ embeddings: Embeddings; rows: number[] }> {
-    const dim = this.clap.dim;
-    const usable = batch.map((item, k) => {
-      const ok = !!item && typeof item.instruction === 'string' && item.instruction.trim() !== '';
-      if (!ok) answers[start + k].error = 'the instruction is empty';
-      return ok;
-    });
-    const picked = batch.flatMap((item, k) => (usable[k] ? [k] : []));
-    const { vectors, errors } = await this.embedAudio(picked.map((k) => batch[k].audio));
-    const rows: number[] = [];
-    picked.forEach((k, j) => {
-      if (errors[j] !== null) answers[start + k].error = errors[j];
-      else rows.push(j);
-    });
-    const embeddings = createEmbeddings(rows.length, dim);
-    rows.forEach((j, r) => embeddings.data.set(vectors[j]!, r * dim));
-    return { embeddings, rows: rows.map((j) => start + picked[j]) };
+  embedAudio(audio: AudioInput[]): Promise<{ vectors: (Float32Array | null)[]; errors: (string | null)[] }> {
+    return embedAudioInputs(this.clap, audio);
   }
 
   /**
@@ -392,7 +269,7 @@ export class MatsModel {
    */
   async save(dir: string): Promise<void> {
     mkdirSync(dir, { recursive: true });
-    this.mapper.save(join(dir, RUN_FILES.mapper));
+    await this.mapper.saveAsync(join(dir, RUN_FILES.mapper));
     if ('live' in this.adapterState) {
       await saveLora(this.adapterState.live, dir);
     } else {
@@ -419,39 +296,11 @@ export class MatsModel {
   }
 }
 
-/** Some items of `answer` failed; `answers` holds every item's answer or error. */
-export class MatsItemsError extends Error {
-  constructor(
-    readonly failed: { index: number; error: string }[],
-    readonly answers: Answer[],
-  ) {
-    super(`${failed.length} of ${answers.length} item(s) could not be answered:\n  ${failed.slice(0, 10).map((f) => `item ${f.index}: ${f.error}`).join('\n  ')}${failed.length > 10 ? '\n  ...' : ''}`);
-    this.name = 'MatsItemsError';
-  }
-}
+/** What `MatsModel.load` returns: a tfjs model for a run folder, an ONNX Runtime one for an export folder. */
+export type LoadedMatsModel = MatsModel | ExportedMatsModel;
 
 function checkMapperFitsLlm(mapper: TransformerMapper, llm: CausalLM): void {
   if (mapper.config.outDim !== llm.config.nEmbd) throw new Error(`the mapper gives ${mapper.config.outDim}-wide prefixes but the LLM's n_embd is ${llm.config.nEmbd}`);
-}
-
-function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).split('\n')[0];
-}
-
-function describeAudio(audio: AudioInput): string {
-  return typeof audio === 'string' ? audio : 'audio clip';
-}
-
-function checkClip(clip: AudioClip): AudioClip {
-  if (!clip || !Array.isArray(clip.channels) || !(clip.sampleRate > 0)) throw new Error('audio must be a file path, an AudioClip { sampleRate, channels } or a Float32Array embedding');
-  if (clip.channels.length === 0 || clip.channels[0].length === 0) throw new Error('the audio clip is empty');
-  for (const ch of clip.channels) if (!ch.every(Number.isFinite)) throw new Error('the audio clip has a non-finite sample');
-  return clip;
-}
-
-function checkMethod(method: TransferMethod, field: string): TransferMethod {
-  if (!TRANSFER_METHODS.includes(method)) throw new Error(`${field}: unknown method ${JSON.stringify(method)}, expected one of ${TRANSFER_METHODS.join(', ')}`);
-  return method;
 }
 
 function openRunDir(runDir: string): string {

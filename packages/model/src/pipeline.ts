@@ -6,7 +6,7 @@
  */
 import { matchPredictionsToLabels } from '@mats/bench';
 import { captionInstruction, classificationInstruction } from '@mats/datasets';
-import { type AnswerOptions, type AudioInput, type LoadOptions, MatsModel } from './model.js';
+import { type AnswerOptions, type AudioInput, type LoadOptions, type LoadedMatsModel, MatsModel } from './model.js';
 
 export const PIPELINE_TASKS = ['audio-question-answering', 'audio-captioning', 'audio-classification'] as const;
 export type PipelineTask = (typeof PIPELINE_TASKS)[number];
@@ -25,7 +25,7 @@ export interface Classification {
 }
 
 interface PipelineBase {
-  readonly model: MatsModel;
+  readonly model: LoadedMatsModel;
   dispose(): Promise<void>;
 }
 export interface QuestionAnsweringPipeline extends PipelineBase {
@@ -39,17 +39,17 @@ export interface ClassificationPipeline extends PipelineBase {
 }
 
 /** Runs one item and turns its error into an exception. */
-async function one(model: MatsModel, audio: AudioInput, instruction: string, options: AnswerOptions = {}): Promise<string> {
+async function one(model: LoadedMatsModel, audio: AudioInput, instruction: string, options: AnswerOptions = {}): Promise<string> {
   const [result] = await model.ask([{ audio, instruction }], options);
   if (result.error !== null) throw new Error(result.error);
   return result.answer;
 }
 
-export function pipeline(task: 'audio-question-answering', model: string | MatsModel, options?: LoadOptions): Promise<QuestionAnsweringPipeline>;
-export function pipeline(task: 'audio-captioning', model: string | MatsModel, options?: LoadOptions): Promise<CaptioningPipeline>;
-export function pipeline(task: 'audio-classification', model: string | MatsModel, options?: LoadOptions): Promise<ClassificationPipeline>;
-/** Opens a run folder (or wraps a loaded model) as a callable for one task. */
-export async function pipeline(task: PipelineTask, source: string | MatsModel, options: LoadOptions = {}): Promise<QuestionAnsweringPipeline | CaptioningPipeline | ClassificationPipeline> {
+export function pipeline(task: 'audio-question-answering', model: string | LoadedMatsModel, options?: LoadOptions): Promise<QuestionAnsweringPipeline>;
+export function pipeline(task: 'audio-captioning', model: string | LoadedMatsModel, options?: LoadOptions): Promise<CaptioningPipeline>;
+export function pipeline(task: 'audio-classification', model: string | LoadedMatsModel, options?: LoadOptions): Promise<ClassificationPipeline>;
+/** Opens a run or export folder (or wraps a loaded model) as a callable for one task. */
+export async function pipeline(task: PipelineTask, source: string | LoadedMatsModel, options: LoadOptions = {}): Promise<QuestionAnsweringPipeline | CaptioningPipeline | ClassificationPipeline> {
   if (!PIPELINE_TASKS.includes(task)) throw new Error(`pipeline: unknown task ${JSON.stringify(task)}, expected one of ${PIPELINE_TASKS.join(', ')}`);
   const model = typeof source === 'string' ? await MatsModel.load(source, options) : source;
   const owned = typeof source === 'string';

@@ -6,6 +6,7 @@
 export { customOp, type CustomOp } from './custom.js';
 export { type LinearOptions, linear, linearConstantInput, loraLinear, residualAdd } from './linear.js';
 export { type LayerNormOptions, layerNorm } from './norm.js';
-export { type AttentionOptions, attention, splitHeads, mergeHeads } from './attention.js';
+export { type AttentionOptions, attention, attentionRows, splitHeads, mergeHeads } from './attention.js';
 export { geluNew } from './activation.js';
+export { gatherRows, packRows, unpackRows } from './rows.js';
 export { type TiedHeadOptions, weightedCrossEntropy, tiedHeadLogits, tiedHeadCrossEntropy } from './loss.js';

@@ -15,6 +15,11 @@ export interface LinearOptions {
    * pass and freed there, so a frozen model holds each weight once (no cached transpose).
    */
   frozen?: boolean;
+  /**
+   * With `frozen`: w^T kept by the caller (a small model's cache), used by the backward pass
+   * instead of a transpose made there (saves the transpose and XNNPACK's repacking of it each step).
+   */
+  weightT?: tf.Tensor2D | null;
 }
 
 /** x [n, in] . w [in, out] (+ bias [out]) (then relu), with hand-written flag-free gradients. */
@@ -25,10 +30,11 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D | null 
   // dy through the relu: zero where the output was clipped.
   const through = (dy: tf.Tensor, y: tf.Tensor | undefined) => (y ? tf.mul(dy, tf.step(y)) : dy) as tf.Tensor2D;
   if (options.frozen) {
+    const weightT = options.weightT ?? null;
     const f = customOp(([xs], save) => {
       const y = forward(xs as tf.Tensor2D, w);
       save(relu ? [w, y] : [w]);
-      return { value: y, gradFunc: (dy, [ws, ys]) => [tf.matMul(through(dy, ys), t2(ws))] };
+      return { value: y, gradFunc: (dy, [ws, ys]) => [tf.matMul(through(dy, ys), weightT ?? t2(ws))] };
     });
     return f(x) as tf.Tensor2D;
   }
@@ -75,7 +81,8 @@ export function residualAdd<T extends tf.Tensor>(x: T, y: T): T {
  * A frozen linear plus LoRA in one op (PEFT's lora.Linear in train mode):
  * y = x W + b + scaling * ((x * mask) A) B with W [in, out] and b frozen, A [in, r], B [r, out].
  * Gradients for x, A and B. `mask` is the dropout mask already scaled by 1 / (1 - p), or null.
- * Keeps x * mask and the scaled x A; W^T is made inside the backward pass.
+ * Keeps x * mask and the scaled x A; W^T is made inside the backward pass unless the caller keeps
+ * it (`weightT`, as LinearOptions.weightT).
  */
 export function loraLinear(
   x: tf.Tensor2D,
@@ -85,6 +92,7 @@ export function loraLinear(
   loraB: tf.Tensor2D,
   scaling: number,
   mask: tf.Tensor2D | null = null,
+  weightT: tf.Tensor2D | null = null,
 ): tf.Tensor2D {
   const f = customOp(([input, a, b], save) => {
     const [value, dropped, low] = tf.tidy(() => {
@@ -103,7 +111,7 @@ export function loraLinear(
         const dA = tf.matMul(t2(xd), dLow);
         let dxLora: tf.Tensor = tf.matMul(dLow, t2(a2));
         if (savedMask) dxLora = tf.mul(dxLora, savedMask);
-        return [tf.add(tf.matMul(g, t2(w2)), dxLora), dA, dB];
+        return [tf.add(tf.matMul(g, weightT ?? t2(w2)), dxLora), dA, dB];
       },
     };
   });

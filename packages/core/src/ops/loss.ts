@@ -72,35 +72,47 @@ export function tiedHeadLogits(h: tf.Tensor2D, table: tf.Tensor2D, options: Tied
   return f(h, table) as tf.Tensor2D;
 }
 
+/** Logit values per chunk of the tied head kept at once (64 rows of GPT-2's 50257-token vocabulary). */
+const HEAD_CHUNK_VALUES = 64 * 50257;
+
 /**
  * weightedCrossEntropy(h . table^T, ...) for a frozen tied head (table [V, C]), in row chunks so the
  * [N, V] logits never exist at once: each chunk keeps only its softmax for the backward pass,
  * dh = (softmax - onehot) * weight / total . table. No transposed copy of the table is made. A
- * target probability that underflows to 0 in float32 contributes 87.3 nats.
+ * target probability that underflows to 0 in float32 contributes 87.3 nats. The loss is computed
+ * with tensor ops (nothing is read). Chunks hold at most HEAD_CHUNK_VALUES logits by default
+ * (64 rows at GPT-2's vocabulary, every row at once for a small vocabulary).
  */
-export function tiedHeadCrossEntropy(h: tf.Tensor2D, table: tf.Tensor2D, targets: Int32Array, weights: Float32Array, denominator?: number, chunkRows = 64): tf.Scalar {
+export function tiedHeadCrossEntropy(h: tf.Tensor2D, table: tf.Tensor2D, targets: Int32Array, weights: Float32Array, denominator?: number, chunkRows?: number): tf.Scalar {
   const [N] = h.shape;
   const V = table.shape[0];
   if (table.shape[1] !== h.shape[1]) throw new Error(`tiedHeadCrossEntropy: hidden width ${h.shape[1]} but the table is [${table.shape.join(', ')}]`);
   const total = lossTotal('tiedHeadCrossEntropy', N, targets, weights, denominator);
+  const chunk = chunkRows ?? Math.max(1, Math.floor(HEAD_CHUNK_VALUES / V));
   const starts: number[] = [];
-  for (let s = 0; s < N; s += chunkRows) starts.push(s);
+  for (let s = 0; s < N; s += chunk) starts.push(s);
   const f = customOp(([input], save) => {
     const probsChunks: tf.Tensor[] = [];
-    let lossSum = 0;
+    const lossParts: tf.Tensor[] = [];
     for (const s of starts) {
-      const rows = Math.min(chunkRows, N - s);
-      const probs = tf.tidy(() => tf.softmax(headProduct(tf.slice(input, [s, 0], [rows, -1]), table)));
+      const rows = Math.min(chunk, N - s);
+      const probs = tf.tidy(() => tf.softmax(headProduct(rows === N ? input : tf.slice(input, [s, 0], [rows, -1]), table)));
       const index = new Int32Array(rows);
       for (let r = 0; r < rows; r++) index[r] = r * V + targets[s + r];
-      const picked = tf.tidy(() => tf.gather(tf.reshape(probs, [-1]), tf.tensor1d(index, 'int32')).dataSync() as Float32Array);
-      for (let r = 0; r < rows; r++) if (weights[s + r] !== 0) lossSum += -Math.log(Math.max(picked[r], MIN_PROB)) * weights[s + r];
+      lossParts.push(
+        tf.tidy(() => {
+          const picked = tf.gather(tf.reshape(probs, [-1]), tf.tensor1d(index, 'int32'));
+          return tf.sum(tf.mul(tf.neg(tf.log(tf.maximum(picked, MIN_PROB))), tf.tensor1d(weights.subarray(s, s + rows))));
+        }),
+      );
       probsChunks.push(probs);
     }
     save([table, ...probsChunks]);
     tf.dispose(probsChunks); // save() holds its own references
+    const value = tf.tidy(() => tf.div(lossParts.length === 1 ? lossParts[0] : tf.addN(lossParts), total));
+    tf.dispose(lossParts);
     return {
-      value: tf.scalar(lossSum / total),
+      value,
       gradFunc: (dy, [tab, ...saved]) => {
         const scale = tf.div(dy, total);
         const parts = saved.map((p, c) => {

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../rng.js';
-import { attention, geluNew, layerNorm, linear, linearConstantInput, loraLinear, mergeHeads, residualAdd, splitHeads, tiedHeadCrossEntropy, tiedHeadLogits, weightedCrossEntropy } from './index.js';
+import { attention, gatherRows, geluNew, layerNorm, linear, linearConstantInput, loraLinear, mergeHeads, residualAdd, splitHeads, tiedHeadCrossEntropy, tiedHeadLogits, weightedCrossEntropy } from './index.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -263,5 +263,15 @@ describe('cross-entropy', () => {
     expect(() => weightedCrossEntropy(l, new Int32Array(2), new Float32Array(2))).toThrow(/no position carries loss weight/);
     expect(() => tiedHeadCrossEntropy(l, tf.zeros([4, 5]) as tf.Tensor2D, new Int32Array(2), new Float32Array([1, 1]))).toThrow(/hidden width 3 but the table is \[4, 5\]/);
     l.dispose();
+  });
+});
+
+describe('gatherRows', () => {
+  it('picks rows in the given order; the gradient scatters back (tf.gather autodiff on cpu)', () => {
+    const index = Int32Array.from([4, 0, 2]);
+    expectSameGrads((x) => gatherRows(x as tf.Tensor2D, index), (x) => tf.gather(x, tf.tensor1d(index, 'int32')), [randn([6, 3])]);
+  });
+  it('rejects an index outside the rows', () => {
+    expect(() => gatherRows(tf.zeros([2, 3]) as tf.Tensor2D, Int32Array.from([0, 2]))).toThrow(/row index 2 outside \[0, 2\)/);
   });
 });

@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { Rng } from '@mats/core';
 import { TINY_WORLD_LM_DIR, applyLora, generate, loadCausalLM, loadLora, mergeLora, type CausalLM } from '@mats/llm-lora';
 import { exportGpt2Decoder } from './export-gpt2.js';
-import { OrtDecoder } from './decoder.js';
+import { OrtDecoder, decoderShape } from './decoder.js';
 import { createSession, loadOnnxRuntime } from './ort.js';
-import { hostWeights, decoderShape } from './export-run.js';
+import { hostWeights } from './export-run.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../llm-lora/fixtures/', import.meta.url));
 

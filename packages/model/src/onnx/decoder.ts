@@ -18,6 +18,11 @@ export interface DecoderShape {
   nPositions: number;
 }
 
+/** The decoder shape of a GPT-2 config or an export manifest's `llm`. */
+export function decoderShape(config: Omit<DecoderShape, 'headDim'>): DecoderShape {
+  return { nLayer: config.nLayer, nHead: config.nHead, headDim: config.nEmbd / config.nHead, nEmbd: config.nEmbd, vocabSize: config.vocabSize, nPositions: config.nPositions };
+}
+
 /** The row state that lives between steps. */
 interface CacheState {
   rows: number;

@@ -52,7 +52,7 @@ export async function exportCommand(argv: string[], log: (line: string) => void 
   if (!overwrite && existsSync(outDir) && readdirSync(outDir).length > 0) throw new Error(`mats export: ${outDir} is not empty (pass --overwrite to write into it)`);
   const t0 = performance.now();
   const manifest = await exportRun(resolve(run), outDir);
-  const files = [manifest.files.decoder, manifest.files.mapper, manifest.files.clapAudio, manifest.files.clapText, manifest.files.clapConfig, manifest.files.santa, ...manifest.files.tokenizer, 'config.json'].filter(
+  const files = [manifest.files.decoder, manifest.files.mapper, manifest.files.clapAudio, manifest.files.clapText, manifest.files.clapConfig, manifest.files.santa, ...manifest.files.tokenizer, manifest.files.runConfig, 'config.json'].filter(
     (f): f is string => typeof f === 'string',
   );
   log(`exported ${manifest.sourceRun} -> ${outDir} in ${((performance.now() - t0) / 1000).toFixed(1)} s (opset ${manifest.opset})`);

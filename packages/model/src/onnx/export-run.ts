@@ -10,12 +10,11 @@ import { LoraProjection, type CausalLM, type Gpt2Config } from '@mats/llm-lora';
 import type { TransformerMapper } from '@mats/mapper';
 import { loadMemory, saveMemory } from '@mats/santa';
 import { MatsModel, type LoadOptions } from '../model.js';
-import { resolveComponent } from '../files.js';
+import { RUN_FILES, resolveComponent } from '../files.js';
 import { exportGpt2Decoder, type HostTensor } from './export-gpt2.js';
 import { exportMapper } from './export-mapper.js';
 import { exportTinyClapAudio, exportTinyClapText } from './export-clap.js';
 import { checkOpsets, inspectModel } from './inspect.js';
-import type { DecoderShape } from './decoder.js';
 import { EXPORT_OPSET } from './ops.js';
 import {
   EXPORT_FILES,
@@ -55,10 +54,6 @@ export function llmManifest(config: Gpt2Config): LlmManifest {
   };
 }
 
-export function decoderShape(config: Gpt2Config | LlmManifest): DecoderShape {
-  return { nLayer: config.nLayer, nHead: config.nHead, headDim: config.nEmbd / config.nHead, nEmbd: config.nEmbd, vocabSize: config.vocabSize, nPositions: config.nPositions };
-}
-
 export type ClapSource = { kind: 'tiny'; dir: string } | { kind: 'onnx'; audioModel: string; textModel: string; dim: number };
 
 /** Loaded components to export. */
@@ -74,6 +69,8 @@ export interface ExportParts {
   santa?: Omit<SantaManifest, 'k' | 'memoryRows'> | null;
   generation?: Partial<GenerationDefaults>;
   sourceRun?: string | null;
+  /** The trainer's config.json of the source run, copied as run-config.json (the evaluator's settings). */
+  runConfigFile?: string | null;
 }
 
 function writeOnnx(path: string, bytes: Uint8Array): void {
@@ -122,6 +119,10 @@ export async function exportModel(parts: ExportParts, outDir: string): Promise<E
     if (memory.memory.dim !== mapper.config.clapDim) throw new Error(`export: ${parts.santaFile} holds ${memory.memory.dim}-d embeddings but the mapper expects ${mapper.config.clapDim}-d`);
     copyFileSync(parts.santaFile, join(outDir, EXPORT_FILES.santa));
     santa = { ...(parts.santa ?? { method: 'santa', topL: 32, tau: 0.1, lambda: 0.3, normalizeAudio: true, padClusters: false, queryNoise: 0, noiseVariance: 0, seed: 0 }), k: memory.centroids.rows, memoryRows: memory.memory.rows };
+  }
+  if (parts.runConfigFile) {
+    copyFileSync(parts.runConfigFile, join(outDir, EXPORT_FILES.runConfig));
+    files.runConfig = EXPORT_FILES.runConfig;
   }
   if (parts.tokenizerDir) {
     for (const f of TOKENIZER_FILES) {
@@ -197,6 +198,8 @@ export async function exportMatsModel(model: MatsModel, outDir: string, sourceRu
         santa: { method: spec.method, ...spec.santa, noiseVariance: spec.noiseVariance, seed: spec.seed },
         generation: { maxNewTokens: g.maxNewTokens, numBeams: g.strategy === 'beam' ? g.beams : 1, noRepeatNgramSize: g.noRepeatNgram, repetitionPenalty: g.repetitionPenalty },
         sourceRun,
+        // A trainer's run folder has its config.json (a folder written by save has model.json instead).
+        runConfigFile: sourceRun && existsSync(join(sourceRun, RUN_FILES.config)) ? join(sourceRun, RUN_FILES.config) : null,
       },
       outDir,
     );
@@ -214,6 +217,10 @@ export async function exportRun(runDir: string, outDir: string, options: ExportR
   if (!existsSync(runDir)) throw new Error(`export: run folder ${runDir} does not exist`);
   const dir = realpathSync(runDir);
   const model = await MatsModel.load(dir, options.load);
+  if (model.engine === 'onnx') {
+    await model.dispose();
+    throw new Error(`export: ${dir} is already an ONNX export folder (its config.json is an export manifest); export the run folder it was made from`);
+  }
   try {
     return await exportMatsModel(model, resolve(outDir), dir);
   } finally {

@@ -20,8 +20,9 @@ export {
   type GenerationDefaults,
   validateManifest,
 } from './manifest.js';
-export { type ExportParts, type ExportRunOptions, type ClapSource, DEFAULT_GENERATION, exportModel, exportMatsModel, exportRun, hostWeights, llmManifest, decoderShape, readTinyClap } from './export-run.js';
+export { type ExportParts, type ExportRunOptions, type ClapSource, DEFAULT_GENERATION, exportModel, exportMatsModel, exportRun, hostWeights, llmManifest, readTinyClap } from './export-run.js';
 export { type OrtModule, type OrtSession, type OrtTensor, type SessionOptions, loadOnnxRuntime, ortSessionOptions, createSession } from './ort.js';
-export { type DecoderShape, OrtDecoder } from './decoder.js';
-export { type ExportedModel, type LoadExportedOptions, type AskExportedItem, type AskExportedOptions, OrtMapper, OrtTinyClap, OrtLlm, askExported, loadExported, readManifest } from './runtime.js';
+export { type DecoderShape, OrtDecoder, decoderShape } from './decoder.js';
+export { type ExportedModel, type LoadExportedOptions, type AskExportedItem, type AskExportedOptions, OrtMapper, OrtTinyClap, OrtLlm, askExported, isExportFolder, loadExported, readManifest } from './runtime.js';
+export { ExportedMatsModel, ExportedModelError, manifestSpec } from './exported-model.js';
 export { EXPORT_USAGE, type ExportCommandResult, exportCommand } from './export-cli.js';

@@ -14,6 +14,8 @@ export const EXPORT_FILES = {
   /** The tiny CLAP's own config.json (vocabulary, mel settings), for the TypeScript front end. */
   clapConfig: 'clap-config.json',
   santa: 'santa.safetensors',
+  /** The trainer's config of the run (its config.json), when the export was made from a trainer's run folder. */
+  runConfig: 'run-config.json',
 } as const;
 
 export interface LlmManifest {
@@ -96,6 +98,8 @@ export interface ExportManifest {
     clapAudio?: string;
     clapText?: string;
     clapConfig?: string;
+    /** The trainer's config of the source run (what the evaluator reads), when there was one. */
+    runConfig?: string;
   };
   llm: LlmManifest;
   mapper: MapperManifest;
@@ -124,6 +128,7 @@ export function validateManifest(raw: unknown, source: string): ExportManifest {
   str('files.mapper', m.files.mapper);
   str('files.santa', m.files.santa);
   if (!Array.isArray(m.files.tokenizer)) fail('field "files.tokenizer" must be an array of file names');
+  if (m.files.runConfig !== undefined) str('files.runConfig', m.files.runConfig);
   if (!m.llm || typeof m.llm !== 'object') fail('field "llm" is missing');
   for (const k of ['vocabSize', 'nPositions', 'nEmbd', 'nLayer', 'nHead', 'headDim', 'nInner'] as const) posInt(`llm.${k}`, m.llm[k]);
   if (m.llm.nHead * m.llm.headDim !== m.llm.nEmbd) fail(`llm.nHead (${m.llm.nHead}) x llm.headDim (${m.llm.headDim}) must equal llm.nEmbd (${m.llm.nEmbd})`);

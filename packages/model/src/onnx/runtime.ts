@@ -13,11 +13,10 @@ import { generateBatch, type GenerateOptions } from '@mats/llm-lora';
 import { CLAP_AUDIO_IO, CLAP_TEXT_IO } from './export-clap.js';
 import { DECODER_IO } from './export-gpt2.js';
 import { MAPPER_IO } from './export-mapper.js';
-import { OrtDecoder } from './decoder.js';
-import { decoderShape } from './export-run.js';
+import { OrtDecoder, decoderShape } from './decoder.js';
 import { type Dim, type ValueInfo } from './graph.js';
 import { checkOpsets, inspectModel, type ModelInfo } from './inspect.js';
-import { MANIFEST_FILE, validateManifest, type ExportManifest, type TinyClapManifest } from './manifest.js';
+import { EXPORT_FORMAT, MANIFEST_FILE, validateManifest, type ExportManifest, type TinyClapManifest } from './manifest.js';
 import { createSession, loadOnnxRuntime, type OrtModule, type OrtSession, type SessionOptions } from './ort.js';
 
 /** The exported mapper: CLAP embeddings -> prefixes [rows, P, outDim] (normalised inside the graph). */
@@ -196,6 +195,20 @@ function readModel(dir: string, file: string): { bytes: Uint8Array; info: ModelI
   const info = inspectModel(bytes, path);
   checkOpsets(info, path);
   return { bytes, info, path };
+}
+
+/**
+ * Whether `dir` is an export folder: its config.json is a manifest (field "format" is
+ * "mats-onnx-export"), not a trainer's config. Unreadable or invalid JSON is not an export.
+ */
+export function isExportFolder(dir: string): boolean {
+  const path = join(dir, MANIFEST_FILE);
+  if (!existsSync(path)) return false;
+  try {
+    return (JSON.parse(readFileSync(path, 'utf8')) as { format?: unknown })?.format === EXPORT_FORMAT;
+  } catch {
+    return false;
+  }
 }
 
 /** Reads and validates the manifest of an export folder. */
