@@ -6,7 +6,9 @@ with the same shapes and the same work as the TypeScript benchmark (see /work/br
 - world:       GPT-2 vocab 512, 256 positions, 4 layers, width 128, 4 heads;
                mapper 512 -> 40 x 128, clip 40, 4 layers, 8 heads, MLP ratio 2
 - gpt2-small:  GPT-2 vocab 50257, 1024 positions, 12 layers, width 768, 12 heads;
-               mapper 1024 -> 40 x 768, clip 40, 8 layers, 8 heads, MLP ratio 2
+               mapper 1024 -> 40 x 768, clip 40, 8 layers, 8 heads, MLP ratio 2, then MATS's output
+               projection (Linear 768 -> 768), as the TypeScript row gpt2-small-mapper (the paper's
+               MATS-GPT2 step)
 - world-preset: the trainer's `world` preset step exactly: the tiny world GPT-2's shape (vocab 226,
                256 positions, 4 layers, width 128, 4 heads, inner 512), mapper 256 -> 8 x 128, clip 8,
                2 layers, 8 heads, MLP ratio 2; batch 8 right-padded rows shaped like the world's four
@@ -20,8 +22,8 @@ with the same shapes and the same work as the TypeScript benchmark (see /work/br
   One timed step = forward + backward + clip + optimizer step + zero_grad.
 - generation: batch 1, 40 random prefix vectors + 8 prompt tokens, 32 new tokens, greedy, KV cache.
 - gpt2-small is also timed with a trainable stand-in prefix [8, 40, 768] instead of the mapper
-  (params.prefixSource 'stand-in'), because the TypeScript benchmark has to use one there (mapper and
-  GPT-2 small together exceed the 4 GB wasm heap); the suite pairs like with like.
+  (params.prefixSource 'stand-in'), the TypeScript row kept for comparison with earlier runs (the
+  paper-size step with the mapper is its row gpt2-small-mapper); the suite pairs like with like.
 
 Every measurement runs with torch.set_num_threads(1) (what the single-threaded wasm backend is
 compared with) and again with torch's default thread count when that differs (Debian's PyTorch 1.13
@@ -31,7 +33,10 @@ repository's benchmark format, names `reference/llm-lora/...`.
 
 Run: /usr/bin/python3 tools/bench_train_step_reference.py [--only world|gpt2-small|world-preset]
 Env: BENCH_WARMUP (default 1), BENCH_REPEATS (default 3), BENCH_REPEATS_SLOW (repeats for gpt2-small,
-default BENCH_REPEATS), BENCH_THREADS (e.g. "1" or "1,2"; default: 1 and torch's default).
+default BENCH_REPEATS), BENCH_THREADS (e.g. "1" or "1,2"; default: 1 and torch's default),
+BENCH_SHAPES (comma-separated, the TypeScript benchmark's shape names: "world", "world-preset", "gpt2-small" = the
+stand-in prefix, "gpt2-small-mapper" = the paper-size step with the mapper; default all), so one
+variable picks the same rows on both sides.
 """
 import argparse
 import math
@@ -50,7 +55,8 @@ SHAPES = {
     'world': dict(vocab=512, positions=256, layers=4, width=128, heads=4,
                   mapper=dict(clap_dim=512, width=128, prefix_length=40, clip_length=40, layers=4, heads=8, mlp_ratio=2.0)),
     'gpt2-small': dict(vocab=50257, positions=1024, layers=12, width=768, heads=12,
-                       mapper=dict(clap_dim=1024, width=768, prefix_length=40, clip_length=40, layers=8, heads=8, mlp_ratio=2.0)),
+                       mapper=dict(clap_dim=1024, width=768, prefix_length=40, clip_length=40, layers=8, heads=8, mlp_ratio=2.0),
+                       projection=True),
     # The same rows as WORLD_PRESET_ROWS in packages/llm-lora/bench/llm-lora.bench.ts.
     'world-preset': dict(vocab=226, positions=256, layers=4, width=128, heads=4,
                          mapper=dict(clap_dim=256, width=128, prefix_length=8, clip_length=8, layers=2, heads=8, mlp_ratio=2.0),
@@ -144,6 +150,8 @@ def bench_shape(name, shape, threads, warmup, repeats, prefix_source='mapper', g
     lm = Gpt2(shape['vocab'], shape['positions'], shape['layers'], shape['width'], shape['heads'])
     if prefix_source == 'mapper':
         mapper = TransformerMapper(m['clap_dim'], m['width'], m['prefix_length'], m['clip_length'], m['layers'], m['heads'], m['mlp_ratio'])
+        if shape.get('projection'):
+            mapper = nn.Sequential(mapper, nn.Linear(m['width'], shape['width']))
         mapper.train()
     else:
         stand_in = nn.Parameter(torch.randn(BATCH, m['prefix_length'], shape['width']) * 0.02)
@@ -192,7 +200,7 @@ def bench_shape(name, shape, threads, warmup, repeats, prefix_source='mapper', g
 
     common = dict(framework='pytorch ' + torch.__version__, threads=threads, defaultThreads=DEFAULT_THREADS, prefixSource=prefix_source,
                   batch=BATCH, prefixTokens=P, textTokens=T, llm=dict(vocab=vocab, layers=shape['layers'], width=shape['width'], heads=shape['heads']),
-                  mapper=m, lora=dict(r=LORA_R, alpha=LORA_ALPHA, dropout=LORA_DROPOUT, targetModules=['c_attn']))
+                  mapper=dict(m, projection=bool(shape.get('projection'))), lora=dict(r=LORA_R, alpha=LORA_ALPHA, dropout=LORA_DROPOUT, targetModules=['c_attn']))
     if rows:
         common['rows'] = [list(r) for r in rows]
     samples = timed(step, warmup, repeats)
@@ -240,12 +248,19 @@ def main():
     repeats_slow = int(os.environ.get('BENCH_REPEATS_SLOW', str(repeats)))
     threads = [int(t) for t in os.environ.get('BENCH_THREADS', f'1,{DEFAULT_THREADS}').split(',') if t]
     threads = list(dict.fromkeys(threads))
+    # (our shape, prefix source) for each of the TypeScript benchmark's shape names.
+    variants = {'world': ('world', 'mapper'), 'world-preset': ('world-preset', 'mapper'), 'gpt2-small': ('gpt2-small', 'stand-in'), 'gpt2-small-mapper': ('gpt2-small', 'mapper')}
+    picked = [s for s in os.environ.get('BENCH_SHAPES', ','.join(variants)).split(',') if s]
+    for bad in [s for s in picked if s not in variants]:
+        sys.exit(f'BENCH_SHAPES: unknown shape "{bad}", expected some of {", ".join(variants)}')
+    wanted = {variants[s] for s in picked}
     for name, shape in SHAPES.items():
         if args.only and name != args.only:
             continue
         for n in threads:
-            bench_shape(name, shape, n, warmup, repeats_slow if name == 'gpt2-small' else repeats, generation=name != 'world-preset')
-            if name == 'gpt2-small':
+            if (name, 'mapper') in wanted:
+                bench_shape(name, shape, n, warmup, repeats_slow if name == 'gpt2-small' else repeats, generation=name != 'world-preset')
+            if (name, 'stand-in') in wanted:
                 bench_shape(name, shape, n, warmup, repeats_slow, prefix_source='stand-in', generation=False)
 
 

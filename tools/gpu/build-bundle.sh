@@ -74,7 +74,9 @@ console.error(`build-bundle: ${count} files from node_modules and packages/*/dis
 EOF
 
 cp "$(readlink -f "$(command -v node)")" "$STAGE/bin/node"
-vulkan="$(ldconfig -p | awk '/libvulkan\.so\.1 .*x86-64/ { print $NF; exit }')"
+# awk reads ldconfig's whole output (no early exit): a closed pipe would kill ldconfig with SIGPIPE,
+# and under pipefail + errexit that ended this script silently.
+vulkan="$(ldconfig -p | awk '/libvulkan\.so\.1 .*x86-64/ && !found { print $NF; found = 1 }')"
 if [[ -n "$vulkan" ]]; then cp "$(readlink -f "$vulkan")" "$STAGE/lib/libvulkan.so.1"; else echo "build-bundle: warning: no libvulkan.so.1 here to ship" >&2; fi
 
 mkdir -p "$STAGE/packages/llm-lora/fixtures" "$STAGE/packages/mapper/fixtures"

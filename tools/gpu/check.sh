@@ -45,7 +45,10 @@ if [[ "${CHECK_BUNDLED_NODE:-0}" != 1 ]] && command -v node >/dev/null && [[ "$(
 note environment "node $("$NODE" --version) ($NODE); $(uname -srm); $(command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -n 1 || echo 'no nvidia-smi')"
 
 # 3. Vulkan: the loader (bundled copy when the system has none) and, for NVIDIA, the ICD file.
-if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1 '; then
+# ldconfig's list is read whole before matching: `ldconfig -p | grep -q` under pipefail fails with
+# SIGPIPE when grep stops early, which read as "no loader" even where there is one.
+LIBS="$(ldconfig -p 2>/dev/null || true)"
+if ! grep -q 'libvulkan\.so\.1 ' <<<"$LIBS"; then
   export LD_LIBRARY_PATH="$BUNDLE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   log "no system Vulkan loader: using the bundled libvulkan.so.1"
 fi
@@ -55,7 +58,7 @@ for d in /etc/vulkan/icd.d /usr/share/vulkan/icd.d /usr/local/share/vulkan/icd.d
 done
 if [[ -z "$icd_found" && -z "${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-}" ]]; then
   # Containers often get the NVIDIA driver's libraries without its Vulkan ICD manifest.
-  nv="$(ldconfig -p 2>/dev/null | awk '/libGLX_nvidia\.so\.0 / { print $NF; exit }')"
+  nv="$(awk '/libGLX_nvidia\.so\.0 / && !found { print $NF; found = 1 }' <<<"$LIBS")"
   if [[ -n "$nv" ]]; then
     mkdir -p "$BUNDLE/icd"
     printf '{"file_format_version":"1.0.0","ICD":{"library_path":"%s","api_version":"1.3.0"}}\n' "$nv" > "$BUNDLE/icd/nvidia_icd.json"

@@ -61,6 +61,7 @@ import {
 import { type BatchSource, type BatchSourceState, InMemoryBatches, StreamingBatches } from './batches.js';
 import { type PreparedEmbeddings, type TrainRecord, type TrainingData, loadTrainingData, uniqueIndex } from './data.js';
 import { StreamingTrainingData } from './stream-data.js';
+import { wasmHeapMiB } from './heap.js';
 
 export type { PreparedEmbeddings };
 
@@ -513,11 +514,13 @@ async function trainLocked(config: MatsConfig, options: TrainOptions, runDir: st
       memory: { rows: memory.memory.rows, clusters: memory.centroids.rows },
       mapperParameters: model.mapper.parameterCount,
       loraParameters: model.loraParameterCount,
+      // The wasm heap only grows: at the end of the run it is the run's peak (null on other backends).
+      peakHeapMiB: wasmHeapMiB(),
       pictures: { errors: pictureErrors, skippedClips: (figure3 as Figure3Stats | null)?.skippedClips ?? [] },
     };
     writeJson(join(runDir, RUN_FILES.summary), summary);
     pointLatest(runDir);
-    log(`run folder: ${runDir} (runs/latest points here); trained ${steps} steps in ${formatDuration(summary.seconds)}, final loss ${lastLoss?.toFixed(4)}, validation loss ${lastValidation?.toFixed(4) ?? 'n/a'}`);
+    log(`run folder: ${runDir} (runs/latest points here); trained ${steps} steps in ${formatDuration(summary.seconds)}, final loss ${lastLoss?.toFixed(4)}, validation loss ${lastValidation?.toFixed(4) ?? 'n/a'}${summary.peakHeapMiB !== null ? `, peak wasm heap ${summary.peakHeapMiB} MiB` : ''}`);
   }
   model.mapper.dispose();
   await batches.close();

@@ -4,6 +4,9 @@
  * (GPT-2 small + the 8-layer width-768 mapper with its projection, prefix 40, LoRA r8 on c_attn,
  * batch 8 as micro-batches), all with random weights. Run:
  *   npx tsx packages/llm-lora/bench/llm-lora.bench.ts [--only world|gpt2-small|gpt2-small-mapper] [--reps N] [--warmup N]
+ * Without --only, BENCH_SHAPES (comma-separated shape names) picks the shapes; the PyTorch reference
+ * reads the same variable, so the paper-size step and its reference alone, paired, are:
+ *   BENCH_SHAPES=gpt2-small-mapper BENCH_THREADS=1,2 npx tsx benchmarks/src/perf.ts --only llm-lora.bench,bench_train_step_reference
  * Prints one human line and one JSON line per measurement (value = median); params.peakHeapMiB is
  * the wasm heap after the timed steps (it only grows, so it is the peak). Without --only each
  * shape runs in its own process, so each peak is its own.
@@ -236,7 +239,9 @@ async function main(): Promise<void> {
   if (!only) {
     // One process per shape: the wasm heap never shrinks, so a shared process would report the
     // largest shape's peak for every later one.
-    for (const shape of SHAPES) {
+    const names = process.env.BENCH_SHAPES?.split(',').filter(Boolean) ?? SHAPES.map((s) => s.name);
+    for (const name of names) if (!SHAPES.some((s) => s.name === name)) throw new Error(`BENCH_SHAPES: unknown shape "${name}", expected some of ${SHAPES.map((s) => s.name).join(', ')}`);
+    for (const shape of SHAPES.filter((s) => names.includes(s.name))) {
       const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--only', shape.name, '--reps', String(reps), '--warmup', String(warmup)], { stdio: 'inherit' });
       if (r.status !== 0) throw new Error(`llm-lora bench: shape ${shape.name} exited with ${r.status ?? r.signal}`);
     }
