@@ -31,7 +31,7 @@ function world() {
     cache: { dir: 'runs/cache', partSize: 1024 },
     mapper: { layers: 2, prefixLength: 8, clipLength: 8, width: null, heads: 8, mlpRatio: 2, projection: false },
     lora: { rank: 8, alpha: 32, dropout: 0.1, targets: ['c_attn'] },
-    // Sized for a 2-core laptop on the wasm backend (about 3-4 steps/s at batch 8 with the tiny GPT-2):
+    // Sized for a 2-core laptop on the wasm backend (the step is about 190 ms of CPU at batch 8 with the tiny GPT-2, docs/perf.md):
     // small batches give many more updates per second than large ones here.
     train: {
       variant: 'text' as const,
