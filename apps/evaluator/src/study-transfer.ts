@@ -10,7 +10,7 @@
  * caption's text embedding. A small loss gap between text and audio inputs means the modality gap
  * costs the LLM little; the cosines show which input the transfer brings the audio closest to.
  */
-import { type Embeddings, Rng, createEmbeddings, l2Normalize, selectRows } from '@mats/core';
+import { type Embeddings, Rng, createEmbeddings, dot, embeddingRow, l2Normalize, selectRows } from '@mats/core';
 import { injectNoise } from '@mats/santa';
 import type { PrefixLmExample } from '@mats/llm-lora';
 import type { MatsModel } from '@mats/model';
@@ -41,11 +41,7 @@ function meanRowCosine(a: Embeddings, b: Embeddings): number {
   const x = l2Normalize(a);
   const y = l2Normalize(b);
   let sum = 0;
-  for (let r = 0; r < x.rows; r++) {
-    let dot = 0;
-    for (let j = 0; j < x.dim; j++) dot += x.data[r * x.dim + j] * y.data[r * y.dim + j];
-    sum += dot;
-  }
+  for (let r = 0; r < x.rows; r++) sum += dot(embeddingRow(x, r), embeddingRow(y, r));
   return sum / x.rows;
 }
 
