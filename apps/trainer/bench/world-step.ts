@@ -4,7 +4,7 @@
  * and its embedding cache, without run folder, validation or checkpoints. Prints samples/s and
  * ms/step over `--steps` steps after `--warmup` steps; `--profile` adds tf.profile's kernels of one
  * step. Needs the world folder and the embedding cache (one `trainer:train` run makes both). Run:
- *   npx tsx apps/trainer/bench/world-step.ts [--steps 200] [--warmup 20] [--backend wasm] [--profile]
+ *   npx tsx apps/trainer/bench/world-step.ts [--steps 200] [--warmup 20] [--batch 8] [--backend wasm] [--profile]
  * The same file runs against an older checkout (A/B timing): it only uses the Trainer's public shape.
  */
 import { tmpdir } from 'node:os';
@@ -26,7 +26,10 @@ async function main(): Promise<void> {
   const steps = Number(arg('steps', '200'));
   const warmup = Number(arg('warmup', '20'));
   const backend = await selectBackend(arg('backend', 'wasm') as 'wasm');
-  const config = resolveConfig({ preset: 'world', overrides: [{ path: 'train.steps', raw: String(warmup + steps + 1000) }] });
+  const config = resolveConfig({ preset: 'world', overrides: [
+    { path: 'train.steps', raw: String(warmup + steps + 1000) },
+    { path: 'train.batchSize', raw: arg('batch', '8') },
+  ] });
   const clap = await loadClap(config);
   const data = await loadTrainingData(config, false);
   const prepared = (await prepareEmbeddings(config, data, clap, { progress: 'silent', log: () => {} }))!;
