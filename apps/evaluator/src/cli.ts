@@ -29,7 +29,7 @@ Outputs go to runs/<name>/eval/<target>/ (predictions.json, report.json, report.
 study (paper Table 4 + Figure 4 over seeds; trains its own runs, starting from a preset, world by default):
   --seeds 0,1,2          seeds (default 0,1,2)
   --steps N              training steps of every run (default the preset's train.steps)
-  --variances 0,0.001,0.004,0.015   the noise-variance sweep (0 = the w/o GN run)
+  --variances 0,0.002,0.004,0.015   the noise-variance sweep (0 = the w/o GN run)
   --tasks mmau,classify,caption,aqa
   --name NAME            study folder runs/NAME (default study)
   --gap-only             only the CLAP gap statistics (runs/NAME/gap.json, gap.md)

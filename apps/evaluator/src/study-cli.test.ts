@@ -13,7 +13,7 @@ describe('evaluator study command line', () => {
     const run = studyRunConfig(parsed.config, 'var-0.015', 2);
     expect(run).toMatchObject({ name: 'var-0.015-s2', runsDir: 'runs/big/runs', seed: 2, train: { steps: 4800, noiseVariance: 0.015, variant: 'text' } });
     expect(run.study).toBeUndefined();
-    expect(studyRunConfig(parsed.config, 'audio', 0).train).toMatchObject({ variant: 'audio', noiseVariance: 0.004 });
+    expect(studyRunConfig(parsed.config, 'audio', 0).train).toMatchObject({ variant: 'audio', noiseVariance: 0.002 });
     expect(studyRunConfig(parsed.config, 'no-noise', 0).train.noiseVariance).toBe(0);
   });
 
@@ -21,7 +21,7 @@ describe('evaluator study command line', () => {
     const parsed = studyConfig(['study', '--gap-only'])!;
     expect(parsed.gapOnly).toBe(true);
     expect(parsed.config.study).toBeUndefined();
-    expect(studySettings(parsed.config)).toEqual({ seeds: [0, 1, 2], steps: null, variances: [0, 0.001, 0.004, 0.015], tasks: ['mmau', 'classify', 'caption', 'aqa'], name: 'study', gapPairs: 300 });
+    expect(studySettings(parsed.config)).toEqual({ seeds: [0, 1, 2], steps: null, variances: [0, 0.002, 0.004, 0.015], tasks: ['mmau', 'classify', 'caption', 'aqa'], name: 'study', gapPairs: 300 });
     expect(studyRunConfig(parsed.config, 'mats', 0).train.steps).toBe(parsed.config.train.steps);
   });
 

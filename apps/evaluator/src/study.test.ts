@@ -128,6 +128,8 @@ async function makeWorld(dir: string): Promise<MatsConfig> {
       o('eval.aqa', JSON.stringify({ data: join(dir, 'aqa.json'), audioDir: dir })),
       o('study.seeds', '[0, 1]'),
       o('study.steps', '3'),
+      // The configured (MATS) variance of this test, whatever the preset's.
+      o('train.noiseVariance', '0.004'),
       o('study.variances', '[0.015, 0, 0.004]'),
       o('study.gapPairs', '12'),
     ],
@@ -221,6 +223,17 @@ describe('evaluator study', () => {
     expect(again.some((l) => /\] (mmau|classify|caption|aqa):/.test(l))).toBe(false);
     expect(statSync(join(outDir, 'runs', 'mats-s0', 'train-summary.json')).mtimeMs).toBe(mtime);
     expect(JSON.parse(readFileSync(join(outDir, 'study.json'), 'utf8')).table4).toEqual(study.table4);
+
+    // A stored config from before a field with a default existed (here train.microBatch) is still the same training.
+    const storedFile = join(outDir, 'runs', 'mats-s0', 'config.json');
+    const storedJson = JSON.parse(readFileSync(storedFile, 'utf8'));
+    delete storedJson.config.train.microBatch;
+    writeFileSync(storedFile, JSON.stringify(storedJson));
+    expect((await runStudy(config, { clap, progress: 'silent', log: () => {} })).trainedRuns).toEqual([]);
+    // One that does not parse is named.
+    writeFileSync(storedFile, JSON.stringify({ config: { ...storedJson.config, train: { ...storedJson.config.train, lr: 'fast' } } }));
+    await expect(runStudy(config, { clap, progress: 'silent', log: () => {} })).rejects.toThrow(/mats-s0\/config\.json is not a config of this version \(train\.lr: /);
+    writeFileSync(storedFile, JSON.stringify(storedJson));
 
     // A changed training setting under the same study name is refused, naming the field, before anything is trained.
     const changed = { ...config, train: { ...config.train, lr: 0.02 } };

@@ -130,7 +130,10 @@ async function ensureTrained(config: MatsConfig, pictures: boolean, options: Stu
   const summaryFile = join(dir, RUN_FILES.summary);
   const quiet = { pictures, progress: options.progress, log, components: options.clap ? { clap: options.clap } : undefined };
   if (existsSync(join(dir, RUN_FILES.config))) {
-    const stored = readJson<{ config: MatsConfig }>(join(dir, RUN_FILES.config), 'run config').config;
+    // Parsed, so that a field added to the config since (with its default) is not a difference.
+    const parsed = ConfigSchema.safeParse(readJson<{ config: unknown }>(join(dir, RUN_FILES.config), 'run config').config);
+    if (!parsed.success) throw new Error(`study: ${join(dir, RUN_FILES.config)} is not a config of this version (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}); delete that folder to train it again`);
+    const stored = parsed.data;
     const diff = firstDifference(withoutEval(stored), withoutEval(config));
     if (diff) {
       throw new Error(

@@ -65,7 +65,7 @@ export const StudySchema = z.strictObject({
   /** Training steps of every run of the study (null = train.steps). */
   steps: positiveInt.nullable().default(null),
   /** Noise variances of the paper's Figure 4 sweep: one MATS run per variance and seed (0 is the w/o GN run). */
-  variances: z.array(z.number().nonnegative()).min(1).default([0, 0.001, 0.004, 0.015]),
+  variances: z.array(z.number().nonnegative()).min(1).default([0, 0.002, 0.004, 0.015]),
   tasks: z.array(z.enum(EVAL_TASKS)).min(1).default(['mmau', 'classify', 'caption', 'aqa']),
   /** The study folder is `<runsDir>/<name>` (its trainings in `<runsDir>/<name>/runs/`). */
   name: z

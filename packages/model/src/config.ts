@@ -84,7 +84,7 @@ export function worldModelSpec(overrides: Partial<MatsModelSpec> = {}): MatsMode
     llm: { dir: TINY_WORLD_LM_DIR },
     mapper: { layers: 2, prefixLength: 8, clipLength: 8, width: null, heads: 8, mlpRatio: 2, projection: false },
     lora: { rank: 8, alpha: 32, dropout: 0.1, targets: ['c_attn'] },
-    noiseVariance: 0.004,
+    noiseVariance: 0.002,
     variant: 'text',
     maxTextTokens: 64,
     method: 'santa',

@@ -48,7 +48,7 @@ describe('mats export RUN --out DIR', () => {
     expect(readdirSync(res.outDir).sort()).toEqual(['clap-audio.onnx', 'clap-config.json', 'clap-text.onnx', 'config.json', 'decoder.onnx', 'mapper.onnx', 'santa.safetensors', 'tokenizer.json']);
     const model = await loadExported(res.outDir);
     expect(model.manifest.generation).toEqual({ maxNewTokens: 40, numBeams: 4, noRepeatNgramSize: 2, repetitionPenalty: 2 });
-    expect(model.manifest.santa).toMatchObject({ method: 'santa', topL: 32, tau: 0.1, lambda: 0.3, queryNoise: 0, noiseVariance: 0.004, k: 2, memoryRows: 4 });
+    expect(model.manifest.santa).toMatchObject({ method: 'santa', topL: 32, tau: 0.1, lambda: 0.3, queryNoise: 0, noiseVariance: 0.002, k: 2, memoryRows: 4 });
     // Reference: the same LLM with the adapter loaded from the run and merged in tfjs.
     const ref = loadCausalLM(TINY_WORLD_LM_DIR);
     mergeLora(ref, loadLora(ref, run()));
