@@ -8,7 +8,7 @@ import { MatsModel } from '@mats/model';
 import { buildMemory } from '@mats/santa';
 import { type MatsConfig, loadLlm, modelSpec, readMetrics } from '@mats/app-shared';
 import { train } from './train.js';
-import { GradientWorkers, shareDropoutRng, shareRows } from './parallel.js';
+import { GradientWorkers, shareDropoutRng, shareRows, workerBackend } from './parallel.js';
 import { makeData, quiet, standInClap, standInLlm, tinyConfig } from '../test/fixtures.js';
 
 let dir: string;
@@ -58,6 +58,13 @@ describe('shares and dropout streams', () => {
     expect(shareRows(8, 2)).toEqual([[0, 1, 2, 3], [4, 5, 6, 7]]);
     expect(shareRows(5, 3)).toEqual([[0, 1], [2, 3], [4]]);
     expect(() => shareRows(2, 3)).toThrow(/train\.workers: 3 shares of a batch of 2 rows/);
+  });
+
+  it('workers run the main thread\'s backend: wasm or cpu; webgpu and tensorflow are refused', () => {
+    expect(workerBackend(2, 'wasm')).toBe('wasm');
+    expect(workerBackend(2, 'cpu')).toBe('cpu');
+    expect(() => workerBackend(2, 'webgpu')).toThrow(/train\.workers: 2 is not supported on the webgpu backend/);
+    expect(() => workerBackend(3, 'tensorflow')).toThrow(/train\.workers: 3 needs the wasm or cpu backend .* the backend is tensorflow/);
   });
 
   it('derives one stream per (seed, step, share)', () => {

@@ -76,9 +76,8 @@ export function shareRows(rows: number, count: number): number[][] {
   return shares;
 }
 
-/** The backends a worker can run: tfjs's own JS/wasm ones, one per thread. */
-function workerBackend(workers: number): 'wasm' | 'cpu' {
-  const backend = tf.getBackend();
+/** The backend of the worker threads: the main thread's, which must be tfjs's wasm or cpu (one per thread). */
+export function workerBackend(workers: number, backend: string = tf.getBackend()): 'wasm' | 'cpu' {
   if (backend === 'wasm' || backend === 'cpu') return backend;
   if (backend === 'webgpu') {
     throw new Error(`train.workers: ${workers} is not supported on the webgpu backend (one GPU queue; worker threads would each open the device): use train.workers 1, or backend wasm or cpu`);
