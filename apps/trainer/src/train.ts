@@ -304,7 +304,8 @@ export class Trainer {
     this.lr = this.learningRate(this.step);
     const options = { lr: this.lr, maxGradNorm: t.gradClip > 0 ? t.gradClip : undefined };
     let result;
-    if (this.workers) {
+    if (t.workers > 1) {
+      if (!this.workers) throw new Error(`train.workers: ${t.workers}: the worker threads are not running (Trainer.start() starts them, close() ends them)`);
       result = await this.parallelStep(records, inputs, this.workers, options);
     } else {
       const chunks = microBatches(Array.from(records.keys()), t.microBatch);
