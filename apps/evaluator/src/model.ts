@@ -43,12 +43,14 @@ export function readRunConfig(runPath: string): { dir: string; engine: 'tfjs' | 
  * generation, batch size, seed); its .onnx files are the model.
  */
 export function openRun(dir: string, config: MatsConfig, clap?: ClapEncoder): Promise<OpenRun> {
-  return MatsModel.load(dir, { spec: modelSpec(config), clap, backend: config.backend });
+  return MatsModel.load(dir, { spec: modelSpec(config), clap, backend: config.backend, intraOpThreads: config.eval.onnxThreads ?? undefined });
 }
 
 /** Which engine answers, in words (reports). */
 export function engineName(run: OpenRun, config: MatsConfig): string {
-  return run.engine === 'onnx' ? 'ONNX Runtime (onnxruntime-node, export folder)' : `tfjs (backend ${config.backend})`;
+  if (run.engine === 'tfjs') return `tfjs (backend ${config.backend})`;
+  const threads = config.eval.onnxThreads;
+  return `ONNX Runtime (onnxruntime-node, export folder${threads === null ? '' : `, ${threads} intra-op thread${threads === 1 ? '' : 's'}`})`;
 }
 
 export async function closeRun(run: OpenRun): Promise<void> {

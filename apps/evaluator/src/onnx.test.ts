@@ -70,6 +70,12 @@ describe('evaluator on an export folder (ONNX Runtime)', () => {
     expect(report(onnxOut).engine).toBe('ONNX Runtime (onnxruntime-node, export folder)');
     expect(readFileSync(join(onnxOut, 'report.md'), 'utf8')).toContain('Engine: ONNX Runtime (onnxruntime-node, export folder).');
 
+    // eval.onnxThreads reaches the sessions: one intra-op thread answers the same, and the report says so.
+    await runCli(['mmau', '--run', exportDir, '--eval.onnxThreads', '1']);
+    expect(predictions(onnxOut).map((p) => [p.id, p.model_output])).toEqual(want.map((p) => [p.id, p.model_output]));
+    expect(report(onnxOut).engine).toBe('ONNX Runtime (onnxruntime-node, export folder, 1 intra-op thread)');
+    await expect(runCli(['mmau', '--run', exportDir, '--eval.onnxThreads', '0'])).rejects.toThrow(/eval\.onnxThreads/);
+
     // An export without the trainer's config cannot be a base config: the error says what to pass.
     const bare = join(dir, 'bare-export');
     cpSync(exportDir, bare, { recursive: true });

@@ -192,6 +192,8 @@ export const ConfigSchema = z.strictObject({
     batchSize: positiveInt,
     /** Evaluate only the first N items of each set (0 = all). */
     limit: nonNegativeInt,
+    /** ONNX Runtime intra-op threads of an export folder's sessions (null = ONNX Runtime's choice, one per physical core; ignored by run folders on tfjs). */
+    onnxThreads: positiveInt.nullable().default(null),
     generation: GenerationSchema,
     mmau: z.strictObject({ data: z.string().min(1), audioDir: z.string().min(1) }),
     classify: z.strictObject({ data: z.string().min(1), audioDir: z.string().min(1), labels: z.string().min(1).nullable() }),

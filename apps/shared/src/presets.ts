@@ -60,6 +60,7 @@ function world() {
       method: 'santa' as const,
       batchSize: 32,
       limit: 0,
+      onnxThreads: null,
       generation: { strategy: 'greedy' as const, beams: 4, maxNewTokens: 32, noRepeatNgram: 0, repetitionPenalty: 1 },
       mmau: { data: 'world/eval/mmau.json', audioDir: 'world' },
       classify: { data: 'world/eval/classification.json', audioDir: 'world', labels: 'world/labels.json' },

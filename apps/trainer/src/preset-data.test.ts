@@ -142,7 +142,14 @@ describe('mats-gpt2 preset paths and mats-data convert', () => {
     expect(result).toMatchObject({ step: 2, stopped: false });
     expect(result.runDir).toBe(join(root, 'runs', 'mats-gpt2'));
     expect(lines.find((l) => l.startsWith('data: '))).toBe('data: 12 training records from 7 source(s) (streamed), 0 held out for validation');
-    expect(readMetrics(result.runDir).filter((m) => m.loss !== undefined).map((m) => m.step)).toContain(2);
+    const logged = readMetrics(result.runDir).filter((m) => m.loss !== undefined);
+    expect(logged.map((m) => m.step)).toContain(2);
+    // samples/s to 3 significant digits: a slow step is still a positive number, not 0 or 0.1.
+    for (const m of logged) {
+      const rate = m.samplesPerSecond as number;
+      expect(rate).toBeGreaterThan(0);
+      expect(rate).toBe(Number(rate.toPrecision(3)));
+    }
     const summary = JSON.parse(readFileSync(join(result.runDir, 'train-summary.json'), 'utf8'));
     expect(summary).toMatchObject({ streaming: true, trainRecords: 12, memory: { clusters: 2 } });
     expect(Number.isFinite(summary.finalLoss)).toBe(true);

@@ -511,7 +511,7 @@ async function trainLocked(config: MatsConfig, options: TrainOptions, runDir: st
       await trainer.readLosses();
       const seconds = (Date.now() - windowStart) / 1000;
       const mean = trainer.lossWindow.reduce((a, b) => a + b, 0) / trainer.lossWindow.length;
-      appendMetrics(runDir, { step, loss: round(mean), lr: trainer.lr, samplesPerSecond: round(windowSamples / Math.max(seconds, 1e-9), 1) });
+      appendMetrics(runDir, { step, loss: round(mean), lr: trainer.lr, samplesPerSecond: significant(windowSamples / Math.max(seconds, 1e-9), 3) });
       trainer.lossWindow = [];
       windowStart = Date.now();
       windowSamples = 0;
@@ -614,6 +614,11 @@ function checkWidths(config: MatsConfig, llm: CausalLM): void {
 function round(v: number, digits = 6): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
+}
+
+/** `v` to `digits` significant digits (a paper-size step's 0.0996 samples/s stays readable). */
+function significant(v: number, digits: number): number {
+  return v === 0 || !Number.isFinite(v) ? v : Number(v.toPrecision(digits));
 }
 
 function prepareRunDir(runDir: string, config: MatsConfig, options: TrainOptions): void {

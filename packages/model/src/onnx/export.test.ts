@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng, l2Normalize, type Embeddings } from '@mats/core';
 import { TINY_CLAP_WORLD_DIR, TinyClap } from '@mats/clap';
-import type { AudioClip } from '@mats/datasets';
+import { decodeAudioFile, writeWav, type AudioClip } from '@mats/datasets';
 import { TINY_WORLD_LM_DIR, CausalLmDecoder, applyLora, generateBatch, loadCausalLM, mergeLora, type CausalLM } from '@mats/llm-lora';
 import { createMapper, type TransformerMapper } from '@mats/mapper';
 import { buildMemory, saveMemory } from '@mats/santa';
@@ -103,6 +103,29 @@ describe('exportModel + loadExported (world shapes, random LoRA and mapper)', ()
     expect(maxAbsDiff(gotT.data, refT.data)).toBeLessThan(1e-4);
     // different inputs give different embeddings (the comparison is not between constants)
     expect(maxAbsDiff(ref.data.subarray(0, 256), ref.data.subarray(256, 512))).toBeGreaterThan(1e-2);
+  });
+
+  it('tiny CLAP files: embedAudioFiles of the export gives exactly the rows of decode-then-embed, and those of TinyClap.embedAudioFiles within 1e-4', async () => {
+    const rng = new Rng(8);
+    const long: AudioClip = { sampleRate: 44100, channels: [0, 1].map((c) => Float32Array.from({ length: 44100 * 9 }, (_, i) => 0.3 * Math.sin(2 * Math.PI * (300 + 200 * c + i / 400) * (i / 44100)) + 0.05 * (rng.uniform() - 0.5))) };
+    const paths = [...clips(), long].map((clip, i) => {
+      const path = join(dir, `file-${i}.wav`);
+      writeWav(path, clip, { format: 'float32' });
+      return path;
+    });
+    // Fresh encoders: the seeded crop streams start at the same state.
+    const [a, b] = [await loadExported(join(dir, 'export'), { threads: 1 }), await loadExported(join(dir, 'export'), { threads: 1 })];
+    const tiny = TinyClap.load(TINY_CLAP_WORLD_DIR);
+    try {
+      const files = await a.clap!.embedAudioFiles!(paths);
+      const decoded = await b.clap!.embedAudio(await Promise.all(paths.map((p) => decodeAudioFile(p))));
+      expect(Array.from(files.data)).toEqual(Array.from(decoded.data));
+      expect(maxAbsDiff(files.data, (await tiny.embedAudioFiles(paths)).data)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(files.data.subarray(4 * 256), files.data.subarray(0, 256))).toBeGreaterThan(1e-2);
+      await expect(a.clap!.embedAudioFiles!([join(dir, 'missing.wav')])).rejects.toThrow(/missing\.wav/);
+    } finally {
+      await Promise.all([a.dispose(), b.dispose(), tiny.dispose()]);
+    }
   });
 
   it('greedy and beam answers: identical token ids from generateBatch on tfjs and on the ORT decoder', async () => {

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, createEmbeddings, validateEmbeddings, type Embeddings } from '@mats/core';
-import { LogMel, WordTokenizer, batchRanges, fitLength, validateClip, validateTinyConfig, type ClapEncoder, type TinyClapConfig } from '@mats/clap';
+import { LogMel, WordTokenizer, batchRanges, fitLength, prepareFileWaveform, validateClip, validateTinyConfig, type ClapEncoder, type TinyClapConfig } from '@mats/clap';
 import { downmixMean, resample, type AudioClip } from '@mats/datasets/browser';
 import { loadTokenizer, type TextTokenizer } from '@mats/llm-lora';
 import { TRANSFER_METHODS, loadMemory, transfer, type SantaMemory, type TransferMethod } from '@mats/santa';
@@ -103,6 +103,22 @@ export class OrtTinyClap implements ClapEncoder {
     const out = createEmbeddings(clips.length, this.dim);
     for (const [start, end] of batchRanges(clips.length, this.batchSize)) {
       out.data.set(await this.embedMel(this.melFeatures(clips.slice(start, end)), end - start), start * this.dim);
+    }
+    return out;
+  }
+
+  /**
+   * Audio embeddings of files, each read only as far as its crop needs (a 2-hour file costs what its
+   * 2 s crop does); the same rows as `embedAudio` of the decoded clips. Errors name the path.
+   */
+  async embedAudioFiles(paths: string[]): Promise<Embeddings> {
+    const out = createEmbeddings(paths.length, this.dim);
+    const per = this.frames * this.config.mel.nMels;
+    const options = { sampleRate: this.config.sampleRate, samples: this.clipSamples, channelMode: 'mean' as const };
+    for (const [start, end] of batchRanges(paths.length, this.batchSize)) {
+      const mel = new Float32Array((end - start) * per);
+      for (let i = start; i < end; i++) this.logMel.compute(await prepareFileWaveform(paths[i], this.rng, options), mel.subarray((i - start) * per, (i - start + 1) * per));
+      out.data.set(await this.embedMel(mel, end - start), start * this.dim);
     }
     return out;
   }
