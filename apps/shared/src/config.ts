@@ -148,6 +148,12 @@ export const ConfigSchema = z.strictObject({
     batchSize: positiveInt,
     /** Rows per forward/backward pass; gradients of the micro-batches are summed into one update (null = the whole batch at once). */
     microBatch: positiveInt.nullable().default(null),
+    /**
+     * Threads that compute a step together (data parallelism on the wasm or cpu backend): the batch
+     * is cut into this many contiguous row shares, the main thread computes the first and worker
+     * threads the others; their gradients are summed (1 = the single-thread path).
+     */
+    workers: positiveInt.default(1),
     lr: z.number().positive(),
     weightDecay: z.number().nonnegative(),
     warmupSteps: nonNegativeInt,

@@ -24,6 +24,9 @@ options:
   --streaming            stream the records and the embedding cache (bounded memory; data.streaming, on in mats-gpt2)
   --skip-bad             with streaming: skip malformed JSONL lines, counted in summary.json (data.skipBad)
   --<field.path> VALUE   any config field, e.g. --train.noiseVariance 0.01 --mapper.layers 4
+  --train.workers N      threads per step (data parallelism, wasm/cpu backend): the batch is split
+                         over this thread and N-1 worker threads, gradients summed (default 1)
+  --train.microBatch N   rows per forward/backward pass, gradients summed (default: the whole batch)
 Writes runs/<name>/ (config.json, mapper.safetensors, adapter_config.json, adapter_model.safetensors,
 santa.safetensors, metrics.jsonl, loss.png, figure3.png, checkpoints/) and points runs/latest at it.`;
 

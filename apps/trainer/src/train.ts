@@ -22,7 +22,7 @@ import {
 import { type ClapEncoder, embedAudioFiles } from '@mats/clap';
 import { AdamW, type CausalLM, type PrefixLmExample, learningRateAt, saveLora, trainStep } from '@mats/llm-lora';
 import { MatsModel } from '@mats/model';
-import { buildMemory, loadMemory, saveMemory, type SantaMemory } from '@mats/santa';
+import { buildMemory, injectNoise, loadMemory, saveMemory, type SantaMemory } from '@mats/santa';
 import {
   type CacheSpec,
   type CheckpointRef,
@@ -59,6 +59,7 @@ import {
   writeLossCurve,
 } from '@mats/app-shared';
 import { type BatchSource, type BatchSourceState, InMemoryBatches, StreamingBatches } from './batches.js';
+import { GradientWorkers, type ShareChunk, shareDropoutRng, shareRows } from './parallel.js';
 import { type PreparedEmbeddings, type TrainRecord, type TrainingData, loadTrainingData, uniqueIndex } from './data.js';
 import { StreamingTrainingData } from './stream-data.js';
 import { wasmHeapMiB } from './heap.js';
@@ -266,6 +267,8 @@ export class Trainer {
    * validation records are kept and tokenised once.
    */
   private readonly examples = new WeakMap<TrainRecord, PrefixLmExample>();
+  /** The worker threads of train.workers > 1 (started by `start`, ended by `close`). */
+  private workers: GradientWorkers | null = null;
 
   constructor(
     readonly model: MatsModel,
@@ -299,22 +302,55 @@ export class Trainer {
     const t = this.config.train;
     const { records, inputs } = await this.batches.next(t.batchSize);
     this.lr = this.learningRate(this.step);
-    const micro = t.microBatch ?? records.length;
-    const chunks: number[][] = [];
-    for (let i = 0; i < records.length; i += micro) chunks.push(Array.from({ length: Math.min(micro, records.length - i) }, (_, k) => i + k));
-    // With micro-batches every loss is divided by the whole batch's token count, so the summed
-    // gradients are the full batch's.
-    const denominator = chunks.length > 1 ? records.reduce((n, r) => n + this.example(r).answer.length + 1, 0) : undefined;
-    const losses = chunks.map((chunk) => () =>
-      this.model.trainingLoss(
-        { embeddings: chunks.length === 1 ? inputs : selectRows(inputs, chunk), examples: chunk.map((k) => this.example(records[k])) },
-        { noise: this.noise(this.noiseRng), training: true, dropoutRng: this.dropoutRng, denominator },
-      ),
-    );
-    const { loss, gradNorm } = await trainStep(losses.length === 1 ? losses[0] : losses, this.optimizer, { lr: this.lr, maxGradNorm: t.gradClip > 0 ? t.gradClip : undefined });
-    gradNorm?.dispose();
+    const options = { lr: this.lr, maxGradNorm: t.gradClip > 0 ? t.gradClip : undefined };
+    let result;
+    if (t.workers > 1) {
+      if (!this.workers) throw new Error(`train.workers: ${t.workers}: the worker threads are not running (Trainer.start() starts them, close() ends them)`);
+      result = await this.parallelStep(records, inputs, this.workers, options);
+    } else {
+      const chunks = microBatches(Array.from(records.keys()), t.microBatch);
+      // With micro-batches every loss is divided by the whole batch's token count, so the summed
+      // gradients are the full batch's.
+      const denominator = chunks.length > 1 ? this.lossTokens(records) : undefined;
+      const losses = chunks.map((chunk) => () =>
+        this.model.trainingLoss(
+          { embeddings: chunks.length === 1 ? inputs : selectRows(inputs, chunk), examples: chunk.map((k) => this.example(records[k])) },
+          { noise: this.noise(this.noiseRng), training: true, dropoutRng: this.dropoutRng, denominator },
+        ),
+      );
+      result = await trainStep(losses.length === 1 ? losses[0] : losses, this.optimizer, options);
+    }
+    result.gradNorm?.dispose();
     this.step++;
-    this.pending.push({ step: this.step, loss });
+    this.pending.push({ step: this.step, loss: result.loss });
+  }
+
+  /** Answer + eos tokens of a batch: what the loss is divided by. */
+  private lossTokens(records: TrainRecord[]): number {
+    return records.reduce((n, r) => n + this.example(r).answer.length + 1, 0);
+  }
+
+  /**
+   * train.workers > 1: the batch in contiguous shares (each cut into train.microBatch rows when
+   * set), the noise drawn here for every micro-batch in batch order (as the single-thread path draws
+   * it), share 0 computed on this thread while the workers compute the others, all gradients summed
+   * before clipping and AdamW. LoRA dropout of share k draws from shareDropoutRng(seed, step, k).
+   */
+  private async parallelStep(records: TrainRecord[], inputs: Embeddings, workers: GradientWorkers, options: { lr: number; maxGradNorm?: number }) {
+    const step = this.step + 1;
+    const denominator = this.lossTokens(records);
+    const noise = this.noise(this.noiseRng);
+    const shares: ShareChunk[][] = shareRows(records.length, workers.count).map((rows) =>
+      microBatches(rows, this.config.train.microBatch).map((chunk) => {
+        const rowsOf = selectRows(inputs, chunk);
+        return { embeddings: noise && noise.variance > 0 ? injectNoise(rowsOf, noise) : rowsOf, examples: chunk.map((k) => this.example(records[k])) };
+      }),
+    );
+    const values = await Promise.all(this.optimizer.variables.map(async (v) => (await v.data()) as Float32Array));
+    const others = workers.gradients(step, values, shares.slice(1), denominator);
+    const dropoutRng = shareDropoutRng(this.config.seed, step, 0);
+    const losses = shares[0].map((chunk) => () => this.model.trainingLoss(chunk, { noise: null, training: true, dropoutRng, denominator }));
+    return trainStep(losses, this.optimizer, { ...options, extraGradients: others });
   }
 
   /**
@@ -371,6 +407,7 @@ export class Trainer {
    * checkpoint (the weights are the model's).
    */
   async start(checkpoint: CheckpointRef | null): Promise<void> {
+    if (this.config.train.workers > 1 && !this.workers) this.workers = await GradientWorkers.start(this.config, { clapDim: this.model.dim, sizes: this.optimizer.sizes });
     if (!checkpoint) return this.batches.start();
     const state = readJson<CheckpointState>(join(checkpoint.dir, 'state.json'), 'checkpoint state');
     this.optimizer.setState(readOptimizer(join(checkpoint.dir, 'optimizer.safetensors'), this.optimizer.variables.length));
@@ -380,6 +417,21 @@ export class Trainer {
     this.step = state.step;
     this.lossWindow = state.lossWindow;
   }
+
+  /** Ends the worker threads of train.workers > 1 (nothing to do with one thread). */
+  async close(): Promise<void> {
+    const workers = this.workers;
+    this.workers = null;
+    await workers?.close();
+  }
+}
+
+/** Rows in micro-batches of `micro` (null: all at once). */
+function microBatches(rows: number[], micro: number | null): number[][] {
+  const size = micro ?? rows.length;
+  const chunks: number[][] = [];
+  for (let i = 0; i < rows.length; i += size) chunks.push(rows.slice(i, i + size));
+  return chunks;
 }
 
 /**
@@ -398,18 +450,24 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
   const runDir = runDirOf(config);
   // One process per run folder: a second trainer (or --overwrite) on a live run is refused.
   const lock = stage === 'all' ? lockRun(runDir) : null;
+  // What must end however the run ends (the worker threads of train.workers).
+  const closers: (() => Promise<void>)[] = [];
   try {
-    return await trainLocked(config, options, runDir, log, started);
+    return await trainLocked(config, options, runDir, log, started, closers);
   } finally {
+    for (const close of closers) await close();
     lock?.release();
   }
 }
 
-async function trainLocked(config: MatsConfig, options: TrainOptions, runDir: string, log: (line: string) => void, started: number): Promise<TrainResult> {
+async function trainLocked(config: MatsConfig, options: TrainOptions, runDir: string, log: (line: string) => void, started: number, closers: (() => Promise<void>)[]): Promise<TrainResult> {
   const stage = options.stage ?? 'all';
   if (stage === 'all') {
     prepareRunDir(runDir, config, options);
     cleanCheckpointTemps(runDir);
+  }
+  if (config.train.workers > 1 && options.components?.llm) {
+    throw new Error(`train.workers: ${config.train.workers} workers load the LLM from llm.dir (${config.llm.dir}); a caller-supplied LLM (options.components.llm) cannot be shared with them`);
   }
   // The LLM first: a mapper that cannot feed it is an error before any embedding is computed.
   const llm = stage === 'all' ? (options.components?.llm ?? loadLlm(config)) : null;
@@ -425,7 +483,9 @@ async function trainLocked(config: MatsConfig, options: TrainOptions, runDir: st
   const checkpoint = options.resume ? latestCheckpoint(runDir) : null;
   const model = buildModel(config, { clap, llm: llm!, memory }, checkpoint);
   const trainer = new Trainer(model, config, batches, runDir);
+  closers.push(() => trainer.close());
   await trainer.start(checkpoint);
+  if (config.train.workers > 1) log(`train.workers: each step's batch of ${config.train.batchSize} is computed by ${config.train.workers} threads (this one and ${config.train.workers - 1} worker thread(s))`);
   if (checkpoint) {
     truncateMetrics(runDir, trainer.step);
     log(`resuming ${runDir} from step ${trainer.step} (${checkpoint.dir})`);
@@ -474,6 +534,7 @@ async function trainLocked(config: MatsConfig, options: TrainOptions, runDir: st
     }
   }
   progress.stop();
+  await trainer.close();
 
   // Resumed from the final checkpoint, no step ran here: the numbers are the logged ones.
   const metrics = readMetrics(runDir);

@@ -57,6 +57,7 @@ export {
   type AdamWState,
   type AdamWStateRoute,
   type GradScale,
+  type HostGradients,
   type ScheduleOptions,
   type TrainStepOptions,
   type TrainStepResult,
@@ -68,6 +69,7 @@ export {
   hostGlobalNorm,
   readScalar,
   trainStep,
+  hostGradients,
   HOST_STATE_MIN_PARAMETERS,
 } from './train.js';
 export { embedTokensOneHot, languageModelLoss, padRows } from './pretrain.js';

@@ -6,7 +6,7 @@ import { Rng, selectBackend } from '@mats/core';
 import { createCausalLM, loadCausalLM } from './gpt2.js';
 import { applyLora } from './lora.js';
 import { buildPrefixLmBatch, prefixLmLoss } from './loss.js';
-import { AdamW, clipByGlobalNorm, learningRateAt, readScalar, trainStep } from './train.js';
+import { AdamW, clipByGlobalNorm, hostGradients, learningRateAt, readScalar, trainStep } from './train.js';
 import { makeConfig } from './config.js';
 import { languageModelLoss } from './pretrain.js';
 
@@ -165,8 +165,8 @@ describe('training mapper stand-in + LoRA on a frozen LLM', () => {
     resumed.forEach((a, i) => expect(Array.from(a)).toEqual(Array.from(straight[i])));
   });
 
-  for (const state of ['host', 'tensors'] as const) it(`gradient accumulation over micro-batches (denominator = whole batch) equals the full-batch step (${state} route)`, async () => {
-    const run = async (micro: boolean) => {
+  for (const state of ['host', 'tensors'] as const) it(`gradient accumulation over micro-batches (denominator = whole batch), or one micro-batch's gradients passed in as extraGradients (hostGradients), equals the full-batch step (${state} route)`, async () => {
+    const run = async (mode: 'full' | 'micro' | 'extra') => {
       const model = loadCausalLM(join(fixtures, 'gpt2-tiny'));
       const lora = applyLora(model, { dropout: 0 }, new Rng(9));
       const prefix = tf.variable(tf.randomNormal([2, 3, 32], 0, 0.5, 'float32', 4), true);
@@ -174,14 +174,19 @@ describe('training mapper stand-in + LoRA on a frozen LLM', () => {
       const eos = model.config.eosTokenId;
       const full = buildPrefixLmBatch(ref.examples, 3, eos, 0);
       let r;
-      if (!micro) {
+      const fns = [0, 1].map((i) => () => {
+        const part = buildPrefixLmBatch([ref.examples[i]], 3, eos, 0);
+        return prefixLmLoss(model, tf.slice(prefix, [i, 0, 0], [1, 3, 32]), part, { denominator: full.lossTokens });
+      });
+      if (mode === 'full') {
         r = await trainStep(() => prefixLmLoss(model, prefix, full), opt, { lr: 1e-2, maxGradNorm: 1 });
-      } else {
-        const fns = [0, 1].map((i) => () => {
-          const part = buildPrefixLmBatch([ref.examples[i]], 3, eos, 0);
-          return prefixLmLoss(model, tf.slice(prefix, [i, 0, 0], [1, 3, 32]), part, { denominator: full.lossTokens });
-        });
+      } else if (mode === 'micro') {
         r = await trainStep(fns, opt, { lr: 1e-2, maxGradNorm: 1 });
+      } else {
+        // The second example's gradients as another thread would send them (before the update).
+        const other = await hostGradients(fns[1], opt.variables);
+        expect(other.grads.map((g) => g.length)).toEqual(opt.sizes);
+        r = await trainStep(fns[0], opt, { lr: 1e-2, maxGradNorm: 1, extraGradients: Promise.resolve([other]) });
       }
       const out = { loss: await readScalar(r.loss), norm: await readScalar(r.gradNorm!), values: [prefix.dataSync().slice(), ...lora.variables().map((v) => v.dataSync().slice())] };
       opt.dispose();
@@ -189,11 +194,12 @@ describe('training mapper stand-in + LoRA on a frozen LLM', () => {
       model.dispose();
       return out;
     };
-    const a = await run(false);
-    const b = await run(true);
-    expect(b.loss).toBeCloseTo(a.loss, 5);
-    expect(b.norm).toBeCloseTo(a.norm, 4);
-    a.values.forEach((v, i) => v.forEach((x, j) => expect(Math.abs(x - b.values[i][j])).toBeLessThan(1e-5)));
+    const a = await run('full');
+    for (const b of [await run('micro'), await run('extra')]) {
+      expect(b.loss).toBeCloseTo(a.loss, 5);
+      expect(b.norm).toBeCloseTo(a.norm, 4);
+      a.values.forEach((v, i) => v.forEach((x, j) => expect(Math.abs(x - b.values[i][j])).toBeLessThan(1e-5)));
+    }
   });
 
   for (const state of ['host', 'tensors'] as const) it(`a frozen model holds its weights once: a training step with micro-batches leaves no tensor behind (no cached transposes; ${state} route)`, async () => {

@@ -296,6 +296,19 @@ export interface TrainStepOptions {
   lr: number;
   /** Clip the global gradient norm to this value (omit for no clipping). */
   maxGradNorm?: number;
+  /**
+   * Gradients of other parts of the batch computed elsewhere (data-parallel worker threads, with
+   * `hostGradients`), for the optimizer's variables in its order: added to this step's gradients
+   * before clipping, their losses added to the step's loss. A promise is awaited after this
+   * thread's own gradients, so the other threads work meanwhile.
+   */
+  extraGradients?: HostGradients[] | Promise<HostGradients[]>;
+}
+
+/** Gradients in JS arrays (one per variable, in order) and the loss they are the gradients of. */
+export interface HostGradients {
+  loss: number;
+  grads: Float32Array[];
 }
 
 export interface TrainStepResult {
@@ -330,7 +343,8 @@ export async function readScalar(t: tf.Scalar): Promise<number> {
  * update queued; nothing is read, so the step never waits for the backend. On the `host` route
  * (large models in the wasm heap) each micro-batch's gradients are downloaded (`await data()`),
  * summed in JS float32 arrays and freed at once, so the tfjs heap holds one set of gradients at a
- * time; the norm is computed from the sums in float64.
+ * time; the norm is computed from the sums in float64. `options.extraGradients` (other threads'
+ * `hostGradients`) are added to the sums before clipping, on either route.
  */
 export async function trainStep(lossFn: (() => tf.Scalar) | (() => tf.Scalar)[], optimizer: AdamW, options: TrainStepOptions): Promise<TrainStepResult> {
   const fns = Array.isArray(lossFn) ? lossFn : [lossFn];
@@ -338,23 +352,55 @@ export async function trainStep(lossFn: (() => tf.Scalar) | (() => tf.Scalar)[],
   return optimizer.route === 'tensors' ? tensorStep(fns, optimizer, options) : hostStep(fns, optimizer, options);
 }
 
-/** Gradients of one loss function in the optimizer's order (the caller disposes value and grads). */
-function gradientsOf(fn: () => tf.Scalar, optimizer: AdamW): { value: tf.Scalar; grads: tf.Tensor[] } {
-  const { value, grads } = tf.variableGrads(fn, optimizer.variables);
-  const ordered = optimizer.variables.map((v) => grads[v.name]);
-  const missing = optimizer.variables.findIndex((_, i) => !ordered[i]);
+/** The step's loss plus the extra gradients' losses (the input is disposed). */
+function withExtraLosses(loss: tf.Scalar, extra: HostGradients[]): tf.Scalar {
+  if (extra.length === 0) return loss;
+  const total: tf.Scalar = tf.add(loss, extra.reduce((n, e) => n + e.loss, 0));
+  loss.dispose();
+  return total;
+}
+
+/** Gradients of one loss function for `variables`, in their order (the caller disposes value and grads). */
+function gradientsOf(fn: () => tf.Scalar, variables: tf.Variable[]): { value: tf.Scalar; grads: tf.Tensor[] } {
+  const { value, grads } = tf.variableGrads(fn, variables);
+  const ordered = variables.map((v) => grads[v.name]);
+  const missing = variables.findIndex((_, i) => !ordered[i]);
   if (missing >= 0) {
     tf.dispose([value, ...Object.values(grads)]);
-    throw new Error(`trainStep: no gradient for trainable variable "${optimizer.variables[missing].name}" (is it used by the loss?)`);
+    throw new Error(`trainStep: no gradient for trainable variable "${variables[missing].name}" (is it used by the loss?)`);
   }
   return { value, grads: ordered };
 }
 
-function tensorStep(fns: (() => tf.Scalar)[], optimizer: AdamW, options: TrainStepOptions): TrainStepResult {
+/**
+ * The gradients of the loss functions (summed, as trainStep accumulates micro-batches) for
+ * `variables`, read into JS arrays, and the summed loss; nothing is updated. What a data-parallel
+ * worker computes for its rows and hands to the main thread's `trainStep` as `extraGradients`.
+ */
+export async function hostGradients(lossFn: (() => tf.Scalar) | (() => tf.Scalar)[], variables: tf.Variable[]): Promise<HostGradients> {
+  const fns = Array.isArray(lossFn) ? lossFn : [lossFn];
+  if (fns.length === 0) throw new Error('hostGradients: no loss function');
+  const { sums, loss } = await sumHostGradients(fns, variables);
+  return { loss: await readScalar(loss), grads: sums };
+}
+
+/** Adds other threads' gradients into `sums` (in place), checking their shapes. */
+function addExtraGradients(sums: Float32Array[], extra: HostGradients[]): void {
+  extra.forEach((e, k) => {
+    if (e.grads.length !== sums.length) throw new Error(`trainStep: extra gradients ${k} have ${e.grads.length} arrays for ${sums.length} variables`);
+    e.grads.forEach((d, i) => {
+      const s = sums[i];
+      if (d.length !== s.length) throw new Error(`trainStep: extra gradients ${k}, array ${i}: ${d.length} values for a variable of ${s.length}`);
+      for (let j = 0; j < s.length; j++) s[j] += d[j];
+    });
+  });
+}
+
+async function tensorStep(fns: (() => tf.Scalar)[], optimizer: AdamW, options: TrainStepOptions): Promise<TrainStepResult> {
   let sum: tf.Tensor1D | null = null;
   let loss: tf.Scalar | null = null;
   for (const fn of fns) {
-    const { value, grads } = gradientsOf(fn, optimizer);
+    const { value, grads } = gradientsOf(fn, optimizer.variables);
     const flat = tf.tidy(() => flatten(grads));
     tf.dispose(grads);
     if (!sum) {
@@ -367,6 +413,15 @@ function tensorStep(fns: (() => tf.Scalar)[], optimizer: AdamW, options: TrainSt
       sum = nextSum;
       loss = nextLoss;
     }
+  }
+  const extra = (await options.extraGradients) ?? [];
+  if (extra.length > 0) {
+    const host = splitHost(new Float32Array(optimizer.parameterCount), optimizer.sizes);
+    addExtraGradients(host, extra);
+    const withExtra: tf.Tensor1D = tf.tidy(() => tf.add(sum!, tf.tensor1d(joinHost(host))));
+    sum!.dispose();
+    sum = withExtra;
+    loss = withExtraLosses(loss!, extra);
   }
   let gradNorm: tf.Scalar | null = null;
   let scale: GradScale = 1;
@@ -384,10 +439,32 @@ function tensorStep(fns: (() => tf.Scalar)[], optimizer: AdamW, options: TrainSt
 }
 
 async function hostStep(fns: (() => tf.Scalar)[], optimizer: AdamW, options: TrainStepOptions): Promise<TrainStepResult> {
+  const own = await sumHostGradients(fns, optimizer.variables);
+  const sums = own.sums;
+  const extra = (await options.extraGradients) ?? [];
+  addExtraGradients(sums, extra);
+  const loss = withExtraLosses(own.loss, extra);
+  let gradNorm: tf.Scalar | null = null;
+  let scale = 1;
+  if (options.maxGradNorm !== undefined) {
+    const norm = hostGlobalNorm(sums);
+    scale = clipCoefficient(norm, options.maxGradNorm);
+    gradNorm = tf.scalar(norm);
+  }
+  // The clip factor is applied inside the update loop: no scaled copy of the gradients.
+  await optimizer.update(sums, options.lr, scale);
+  return { loss, gradNorm };
+}
+
+/**
+ * Each loss function's gradients downloaded (`await data()`), summed in JS float32 arrays and
+ * freed at once, so the tfjs heap holds one set of gradients at a time; the losses summed as a tensor.
+ */
+async function sumHostGradients(fns: (() => tf.Scalar)[], variables: tf.Variable[]): Promise<{ sums: Float32Array[]; loss: tf.Scalar }> {
   let sums: Float32Array[] | null = null;
   let loss: tf.Scalar | null = null;
   for (const fn of fns) {
-    const { value, grads } = gradientsOf(fn, optimizer);
+    const { value, grads } = gradientsOf(fn, variables);
     try {
       const host = await Promise.all(grads.map(async (g) => (await g.data()) as Float32Array));
       if (!sums) {
@@ -406,14 +483,5 @@ async function hostStep(fns: (() => tf.Scalar)[], optimizer: AdamW, options: Tra
       tf.dispose([value, ...grads]);
     }
   }
-  let gradNorm: tf.Scalar | null = null;
-  let scale = 1;
-  if (options.maxGradNorm !== undefined) {
-    const norm = hostGlobalNorm(sums!);
-    scale = clipCoefficient(norm, options.maxGradNorm);
-    gradNorm = tf.scalar(norm);
-  }
-  // The clip factor is applied inside the update loop: no scaled copy of the gradients.
-  await optimizer.update(sums!, options.lr, scale);
-  return { loss: loss!, gradNorm };
+  return { sums: sums!, loss: loss! };
 }

@@ -25,6 +25,7 @@ export {
   type TrainingBatch,
   type TrainingLossOptions,
 } from './model.js';
+export { TrainingReplica } from './replica.js';
 export { RUN_FILES, MODEL_FILE, resolveComponent } from './files.js';
 export { runCli, USAGE } from './cli-main.js';
 export {

@@ -6,10 +6,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng, createEmbeddings, selectBackend } from '@mats/core';
 import { TINY_CLAP_WORLD_DIR, TinyClap } from '@mats/clap';
 import { type AudioClip, writeWav } from '@mats/datasets';
-import { TINY_WORLD_LM_DIR, buildPrefixLmBatch, createCausalLM, loadCausalLM, makeConfig, prefixLmLoss, saveCausalLM } from '@mats/llm-lora';
+import { TINY_WORLD_LM_DIR, hostGradients, buildPrefixLmBatch, createCausalLM, loadCausalLM, makeConfig, prefixLmLoss, saveCausalLM } from '@mats/llm-lora';
 import { buildMemory } from '@mats/santa';
 import { matchPredictionsToLabels } from '@mats/bench';
-import { MatsItemsError, MatsModel, pipeline, worldModelSpec } from './index.js';
+import { MatsItemsError, MatsModel, TrainingReplica, pipeline, worldModelSpec } from './index.js';
 import { runCli } from './cli-main.js';
 
 const SPEC = worldModelSpec({
@@ -187,6 +187,31 @@ describe('MatsModel', () => {
     expect(Math.abs(noisyA.dataSync()[0] - clean.dataSync()[0])).toBeGreaterThan(1e-4);
     tf.dispose([clean, expected, noisyA, noisyB]);
     expect(() => model.encodeExample({ instruction: 'a '.repeat(60), answer: 'x' }, 'record "r1"')).toThrow(/maxTextTokens: 48 leaves no room for the answer of record "r1"/);
+    await model.dispose();
+  });
+});
+
+describe('TrainingReplica', () => {
+  it('has the model\'s trainable tensors in its order; with the model\'s values it gives the same loss and gradients, dropout and noise included', async () => {
+    const model = await createModel();
+    const replica = TrainingReplica.create(SPEC, { llm: loadCausalLM(TINY_WORLD_LM_DIR), clapDim: model.dim });
+    const vars = model.trainableVariables;
+    expect(replica.trainableVariables.map((v) => v.shape)).toEqual(vars.map((v) => v.shape));
+    // A fresh replica is the fresh model of the same seed; the test model's adapter B was randomised.
+    const values = vars.map((v) => v.dataSync().slice() as Float32Array);
+    expect(Array.from(replica.trainableVariables[vars.length - 1].dataSync())).not.toEqual(Array.from(values[vars.length - 1]));
+    replica.setTrainableValues(values);
+    const texts = await model.clap.embedText(CAPTIONS.slice(0, 3));
+    const examples = QUESTIONS.slice(0, 3).map((q, i) => model.encodeExample({ instruction: q, answer: CAPTIONS[i] }));
+    const options = (seed: number) => ({ noise: { variance: 0.004, rng: new Rng(seed) }, training: true, dropoutRng: new Rng(seed + 1) });
+    const a = await hostGradients(() => model.trainingLoss({ embeddings: texts, examples }, options(5)), vars);
+    const b = await hostGradients(() => replica.trainingLoss({ embeddings: texts, examples }, options(5)), replica.trainableVariables);
+    expect(b.loss).toBe(a.loss);
+    expect(a.loss).toBeGreaterThan(1);
+    b.grads.forEach((g, i) => expect(Array.from(g), `gradient ${i}`).toEqual(Array.from(a.grads[i])));
+    expect(a.grads.some((g) => g.some((x) => x !== 0))).toBe(true);
+    expect(() => replica.setTrainableValues(values.slice(1))).toThrow(/arrays for .* trainable tensors/);
+    replica.dispose();
     await model.dispose();
   });
 });

@@ -140,26 +140,8 @@ export class MatsModel {
    */
   static create(spec: MatsModelSpec, parts: { clap: ClapEncoder; llm: CausalLM; memory: SantaMemory; checkpoint?: string; ownsClap?: boolean }): MatsModel {
     const { clap, llm, memory } = parts;
-    if (!llm.tokenizer) throw new Error(`llm.dir: ${spec.llm.dir} has no tokenizer`);
-    const llmDim = llm.config.nEmbd;
-    const width = spec.mapper.width ?? llmDim;
-    if (!spec.mapper.projection && width !== llmDim) {
-      throw new Error(`mapper.width: ${width} differs from the LLM's n_embd ${llmDim}; set mapper.projection: true or mapper.width: null`);
-    }
-    let mapper: TransformerMapper;
-    let adapter: LoraAdapter;
-    if (parts.checkpoint) {
-      mapper = loadMapper(join(parts.checkpoint, RUN_FILES.mapper));
-      adapter = loadLora(llm, parts.checkpoint);
-    } else {
-      const m = spec.mapper;
-      mapper = createMapper(
-        { clapDim: clap.dim, width, llmDim: m.projection ? llmDim : undefined, projection: m.projection, prefixLength: m.prefixLength, clipLength: m.clipLength, layers: m.layers, heads: m.heads, mlpRatio: m.mlpRatio },
-        new Rng(`${spec.seed}/mapper`),
-      );
-      adapter = applyLora(llm, { r: spec.lora.rank, alpha: spec.lora.alpha, dropout: spec.lora.dropout, targetModules: spec.lora.targets }, new Rng(`${spec.seed}/lora`));
-    }
-    return new MatsModel(spec, clap, llm, llm.tokenizer, mapper, memory, { live: adapter }, parts.ownsClap ?? true);
+    const { tokenizer, mapper, adapter } = createTrainables(spec, llm, clap.dim, parts.checkpoint);
+    return new MatsModel(spec, clap, llm, tokenizer, mapper, memory, { live: adapter }, parts.ownsClap ?? true);
   }
 
   /** The joint CLAP dimension. */
@@ -201,7 +183,7 @@ export class MatsModel {
 
   /** The mapper on L2-normalised rows, as a tensor [rows, P, n_embd]. */
   private mapPrefix(z: Embeddings): tf.Tensor3D {
-    return tf.tidy(() => this.mapper.apply(tf.tensor2d(z.data, [z.rows, z.dim])));
+    return mapRows(this.mapper, z);
   }
 
   /** Tokenised instruction and answer of a training record, truncated to spec.maxTextTokens. */
@@ -221,12 +203,7 @@ export class MatsModel {
    * prefix, and the LLM is scored on answer + eos.
    */
   trainingLoss(batch: TrainingBatch, options: TrainingLossOptions = {}): tf.Scalar {
-    const { embeddings, examples } = batch;
-    if (embeddings.rows !== examples.length) throw new Error(`trainingLoss: ${embeddings.rows} embeddings for ${examples.length} examples`);
-    const noise = options.noise;
-    const x = noise && noise.variance > 0 ? injectNoise(embeddings, { variance: noise.variance, rng: noise.rng }) : l2Normalize(embeddings);
-    const layout = buildPrefixLmBatch(examples, this.mapper.config.prefixLength, this.tokenizer.eosId, this.tokenizer.padId);
-    return tf.tidy(() => prefixLmLoss(this.llm, this.mapPrefix(x), layout, { training: options.training ?? false, rng: options.dropoutRng, denominator: options.denominator }));
+    return prefixTrainingLoss(this.llm, this.tokenizer, this.mapper, batch, options);
   }
 
   /** Transfer, mapper and batched generation for embedded rows (the answering loop's engine step). */
@@ -298,6 +275,46 @@ export class MatsModel {
 
 /** What `MatsModel.load` returns: a tfjs model for a run folder, an ONNX Runtime one for an export folder. */
 export type LoadedMatsModel = MatsModel | ExportedMatsModel;
+
+/**
+ * The trainable parts on a frozen LLM: a fresh mapper for `clapDim`-wide CLAP rows and a fresh LoRA
+ * adapter (seeded from spec.seed), or those of a checkpoint folder. Shared by MatsModel.create and
+ * TrainingReplica.create.
+ */
+export function createTrainables(spec: MatsModelSpec, llm: CausalLM, clapDim: number, checkpoint?: string): { tokenizer: TextTokenizer; mapper: TransformerMapper; adapter: LoraAdapter } {
+  if (!llm.tokenizer) throw new Error(`llm.dir: ${spec.llm.dir} has no tokenizer`);
+  const llmDim = llm.config.nEmbd;
+  const width = spec.mapper.width ?? llmDim;
+  if (!spec.mapper.projection && width !== llmDim) {
+    throw new Error(`mapper.width: ${width} differs from the LLM's n_embd ${llmDim}; set mapper.projection: true or mapper.width: null`);
+  }
+  if (checkpoint) return { tokenizer: llm.tokenizer, mapper: loadMapper(join(checkpoint, RUN_FILES.mapper)), adapter: loadLora(llm, checkpoint) };
+  const m = spec.mapper;
+  const mapper = createMapper(
+    { clapDim, width, llmDim: m.projection ? llmDim : undefined, projection: m.projection, prefixLength: m.prefixLength, clipLength: m.clipLength, layers: m.layers, heads: m.heads, mlpRatio: m.mlpRatio },
+    new Rng(`${spec.seed}/mapper`),
+  );
+  const adapter = applyLora(llm, { r: spec.lora.rank, alpha: spec.lora.alpha, dropout: spec.lora.dropout, targetModules: spec.lora.targets }, new Rng(`${spec.seed}/lora`));
+  return { tokenizer: llm.tokenizer, mapper, adapter };
+}
+
+/**
+ * Eq. 1-2 on the parts: the CLAP rows L2-normalised, noise of the given variance added and the rows
+ * renormalised (skipped for variance 0), the mapper's prefix, the LLM scored on answer + eos.
+ */
+export function prefixTrainingLoss(llm: CausalLM, tokenizer: TextTokenizer, mapper: TransformerMapper, batch: TrainingBatch, options: TrainingLossOptions): tf.Scalar {
+  const { embeddings, examples } = batch;
+  if (embeddings.rows !== examples.length) throw new Error(`trainingLoss: ${embeddings.rows} embeddings for ${examples.length} examples`);
+  const noise = options.noise;
+  const x = noise && noise.variance > 0 ? injectNoise(embeddings, { variance: noise.variance, rng: noise.rng }) : l2Normalize(embeddings);
+  const layout = buildPrefixLmBatch(examples, mapper.config.prefixLength, tokenizer.eosId, tokenizer.padId);
+  return tf.tidy(() => prefixLmLoss(llm, mapRows(mapper, x), layout, { training: options.training ?? false, rng: options.dropoutRng, denominator: options.denominator }));
+}
+
+/** The mapper on L2-normalised rows, as a tensor [rows, P, n_embd]. */
+function mapRows(mapper: TransformerMapper, z: Embeddings): tf.Tensor3D {
+  return tf.tidy(() => mapper.apply(tf.tensor2d(z.data, [z.rows, z.dim])));
+}
 
 function checkMapperFitsLlm(mapper: TransformerMapper, llm: CausalLM): void {
   if (mapper.config.outDim !== llm.config.nEmbd) throw new Error(`the mapper gives ${mapper.config.outDim}-wide prefixes but the LLM's n_embd is ${llm.config.nEmbd}`);
