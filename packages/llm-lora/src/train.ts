@@ -416,9 +416,11 @@ async function tensorStep(fns: (() => tf.Scalar)[], optimizer: AdamW, options: T
   }
   const extra = (await options.extraGradients) ?? [];
   if (extra.length > 0) {
-    const host = splitHost(new Float32Array(optimizer.parameterCount), optimizer.sizes);
-    addExtraGradients(host, extra);
-    const withExtra: tf.Tensor1D = tf.tidy(() => tf.add(sum!, tf.tensor1d(joinHost(host))));
+    // The extra gradients summed into one flat vector, through views of it in variable order.
+    const flat = new Float32Array(optimizer.parameterCount);
+    let offset = 0;
+    addExtraGradients(optimizer.sizes.map((n) => flat.subarray(offset, (offset += n))), extra);
+    const withExtra: tf.Tensor1D = tf.tidy(() => tf.add(sum!, tf.tensor1d(flat)));
     sum!.dispose();
     sum = withExtra;
     loss = withExtraLosses(loss!, extra);

@@ -316,7 +316,7 @@ function mapRows(mapper: TransformerMapper, z: Embeddings): tf.Tensor3D {
   return tf.tidy(() => mapper.apply(tf.tensor2d(z.data, [z.rows, z.dim])));
 }
 
-function checkMapperFitsLlm(mapper: TransformerMapper, llm: CausalLM): void {
+export function checkMapperFitsLlm(mapper: TransformerMapper, llm: CausalLM): void {
   if (mapper.config.outDim !== llm.config.nEmbd) throw new Error(`the mapper gives ${mapper.config.outDim}-wide prefixes but the LLM's n_embd is ${llm.config.nEmbd}`);
 }
 

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { CausalLM, LoraAdapter, TextTokenizer } from '@mats/llm-lora';
 import type { TransformerMapper } from '@mats/mapper';
 import type { MatsModelSpec } from './config.js';
-import { type TrainingBatch, type TrainingLossOptions, createTrainables, prefixTrainingLoss } from './model.js';
+import { type TrainingBatch, type TrainingLossOptions, checkMapperFitsLlm, createTrainables, prefixTrainingLoss } from './model.js';
 
 export class TrainingReplica {
   private constructor(
@@ -24,10 +24,12 @@ export class TrainingReplica {
    */
   static create(spec: MatsModelSpec, parts: { llm: CausalLM; clapDim: number }): TrainingReplica {
     const { tokenizer, mapper, adapter } = createTrainables(spec, parts.llm, parts.clapDim);
-    if (mapper.config.outDim !== parts.llm.config.nEmbd) {
+    try {
+      checkMapperFitsLlm(mapper, parts.llm);
+    } catch (err) {
       mapper.dispose();
       adapter.dispose();
-      throw new Error(`the mapper gives ${mapper.config.outDim}-wide prefixes but the LLM's n_embd is ${parts.llm.config.nEmbd}`);
+      throw err;
     }
     return new TrainingReplica(spec, parts.llm, tokenizer, mapper, adapter);
   }
