@@ -1,4 +1,4 @@
-import { formatDuration, selectBackend } from '@mats/core';
+import { describeBackend, formatDuration, selectBackend } from '@mats/core';
 import { ConfigError, EVAL_TASKS, type EvalTask, type MatsConfig, type Override, parseArgs, resolveConfig } from '@mats/app-shared';
 import { evaluateAblation, evaluateTarget } from './evaluate.js';
 import { readRunConfig } from './model.js';
@@ -97,8 +97,8 @@ export async function runCli(argv: string[]): Promise<void> {
     const study = studyConfig(argv);
     if (!study) return;
     const started = Date.now();
-    const backend = await selectBackend(study.config.backend);
-    process.stderr.write(`backend: ${backend.selected}\n`);
+    const backend = await selectBackend(study.config.backend, { wasmThreads: study.config.wasmThreads });
+    process.stderr.write(`backend: ${describeBackend(backend)}\n`);
     const { outDir, markdown } = study.gapOnly ? await runGapOnly(study.config) : await runStudy(study.config);
     process.stdout.write(`${markdown}\n`);
     process.stdout.write(`written to ${outDir} in ${formatDuration((Date.now() - started) / 1000)}\n`);
@@ -108,8 +108,8 @@ export async function runCli(argv: string[]): Promise<void> {
   if (!resolved) return;
   const { target, config } = resolved;
   const started = Date.now();
-  const backend = await selectBackend(config.backend);
-  process.stderr.write(`backend: ${backend.selected}\n`);
+  const backend = await selectBackend(config.backend, { wasmThreads: config.wasmThreads });
+  process.stderr.write(`backend: ${describeBackend(backend)}\n`);
   if (target === 'ablation') {
     const { outDir, markdown } = await evaluateAblation(config);
     process.stdout.write(`${markdown}\n`);

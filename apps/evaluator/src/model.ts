@@ -43,7 +43,7 @@ export function readRunConfig(runPath: string): { dir: string; engine: 'tfjs' | 
  * generation, batch size, seed); its .onnx files are the model.
  */
 export function openRun(dir: string, config: MatsConfig, clap?: ClapEncoder): Promise<OpenRun> {
-  return MatsModel.load(dir, { spec: modelSpec(config), clap, backend: config.backend, intraOpThreads: config.eval.onnxThreads ?? undefined });
+  return MatsModel.load(dir, { spec: modelSpec(config), clap, backend: config.backend, wasmThreads: config.wasmThreads, intraOpThreads: config.eval.onnxThreads ?? undefined });
 }
 
 /** Which engine answers, in words (reports). */

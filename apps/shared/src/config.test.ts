@@ -102,6 +102,9 @@ describe('command-line values users get wrong', () => {
     expect(c.runsDir).toBe('/tmp/other-runs');
     expect(c.seed).toBe(7);
     expect(() => parseArgs(['train', '--runsdir', 'x'], spec)).toThrow('unknown option --runsdir');
+    expect(resolveConfig().wasmThreads).toBe(1);
+    expect(resolveConfig({ overrides: parseArgs(['train', '--wasmThreads', '2'], spec).overrides }).wasmThreads).toBe(2);
+    expect(() => resolveConfig({ overrides: [{ path: 'wasmThreads', raw: '9' }] })).toThrow(/wasmThreads: .*8/);
   });
 
   it('a JSON config file may start with a UTF-8 byte-order mark', () => {

@@ -90,6 +90,12 @@ export const ConfigSchema = z.strictObject({
   runsDir: z.string().min(1),
   seed: z.number().int().nonnegative(),
   backend: z.enum(['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']),
+  /**
+   * XNNPACK threads of the wasm backend (matrix products and convolutions on node:worker_threads);
+   * 1 is the single-threaded build. Same values, bit for bit; the paper-size model's large products
+   * gain from 2, the world model's small ones do not (docs/perf.md).
+   */
+  wasmThreads: z.number().int().min(1).max(8).default(1),
   /** The synthetic world (null for real data). Generated into `dir` when missing and `generate` is true. */
   world: z
     .strictObject({

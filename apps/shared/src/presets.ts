@@ -18,6 +18,7 @@ function world() {
     runsDir: 'runs',
     seed: 0,
     backend: 'auto' as const,
+    wasmThreads: 1,
     world: { dir: 'world', seed: 0, size: 'default' as const, generate: true },
     clap: { kind: 'tiny' as const, dir: 'packages/clap/assets/tiny-clap-world', batchSize: 64 },
     llm: { dir: 'packages/llm-lora/assets/tiny-gpt2-world' },

@@ -30,7 +30,8 @@ async function main(): Promise<void> {
   const warmup = Number(arg('warmup', '20'));
   const rounds = Number(arg('rounds', '1'));
   const workerCounts = process.argv.includes('--workers') ? arg('workers', '1').split(',').map(Number) : [null];
-  const backend = await selectBackend(arg('backend', 'wasm') as 'wasm');
+  const threads = Number(arg('threads', '1'));
+  const backend = await selectBackend(arg('backend', 'wasm') as 'wasm', threads > 1 ? { wasmThreads: threads } : undefined);
   const configOf = (workers: number | null) => resolveConfig({ preset: 'world', overrides: [
     { path: 'train.steps', raw: String(warmup + rounds * steps + 1000) },
     { path: 'train.batchSize', raw: arg('batch', '8') },

@@ -17,7 +17,7 @@ const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMess
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 async function build(): Promise<TrainingReplica> {
-  await selectBackend(init.backend);
+  await selectBackend(init.backend, { wasmThreads: init.config.wasmThreads });
   const replica = TrainingReplica.create(modelSpec(init.config), { llm: loadLlm(init.config), clapDim: init.clapDim });
   const sizes = replica.trainableVariables.map((v) => v.size);
   if (JSON.stringify(sizes) !== JSON.stringify(init.sizes)) {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
   type Embeddings,
+  describeBackend,
   Rng,
   type RngState,
   createProgress,
@@ -104,9 +105,9 @@ type CheckpointState = {
   lossWindow: number[];
 } & BatchSourceState;
 
-/** Everything a run folder's config.json must agree on for `--resume` to continue exactly. */
+/** Everything a run folder's config.json must agree on for `--resume` to continue exactly (wasmThreads changes speed only). */
 function resumeKey(config: MatsConfig): unknown {
-  const { eval: _eval, train, ...rest } = config;
+  const { eval: _eval, train, wasmThreads: _threads, ...rest } = config;
   const { steps: _steps, logEvery: _l, validateEvery: _v, checkpointEvery: _c, keepCheckpoints: _k, ...trainRest } = train;
   return { ...rest, train: trainRest };
 }
@@ -443,8 +444,8 @@ export async function train(config: MatsConfig, options: TrainOptions = {}): Pro
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const started = Date.now();
   const stage = options.stage ?? 'all';
-  const backend = await selectBackend(config.backend);
-  log(`backend: ${backend.selected} (requested ${backend.requested})`);
+  const backend = await selectBackend(config.backend, { wasmThreads: config.wasmThreads });
+  log(`backend: ${describeBackend(backend)} (requested ${backend.requested})`);
   if (config.world) await ensureWorld(config, log);
 
   const runDir = runDirOf(config);
@@ -632,7 +633,7 @@ function prepareRunDir(runDir: string, config: MatsConfig, options: TrainOptions
         // Parsed again so the fields added since (with defaults, e.g. data.streaming) compare as their defaults.
         const parsed = ConfigSchema.safeParse(stored.config);
         const diff = firstDifference(resumeKey(parsed.success ? parsed.data : stored.config), resumeKey(config));
-        if (diff) throw new Error(`--resume: ${configFile} has a different ${diff} than the current config; a resumed run must use the same settings (only train.steps and the logging/checkpoint intervals may change)`);
+        if (diff) throw new Error(`--resume: ${configFile} has a different ${diff} than the current config; a resumed run must use the same settings (only train.steps, the logging/checkpoint intervals and wasmThreads may change)`);
       }
     } else {
       throw new Error(`run folder ${runDir} already exists: pass --resume to continue it, --overwrite to start it again, or --name <other> for a new run`);

@@ -28,7 +28,7 @@ export {
   f32ToBf16,
   assertFiniteTensors,
 } from './safetensors.js';
-export { type BackendName, type BackendInfo, type ModuleImporter, BACKEND_NAMES, selectBackend, parseBackendName, describeBackend } from './backend.js';
+export { type BackendName, type BackendInfo, type ModuleImporter, type SelectBackendOptions, BACKEND_NAMES, selectBackend, parseBackendName, describeBackend } from './backend.js';
 export {
   type WebGpuAdapterInfo,
   type WebGpuProbe,

@@ -48,6 +48,8 @@ export interface LoadOptions {
   spec?: MatsModelSpec;
   /** tfjs backend (default auto). An export folder runs nothing on tfjs. */
   backend?: BackendName;
+  /** tfjs-wasm's XNNPACK threads (`selectBackend`'s `wasmThreads`; default: what runs, else 1). */
+  wasmThreads?: number;
   /** Modal transfer override (paper Table 4 rows). */
   method?: TransferMethod;
   /** Use this CLAP encoder instead of opening the one the run names (it is not disposed with the model). */

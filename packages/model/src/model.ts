@@ -111,7 +111,7 @@ export class MatsModel {
     if (options.batchSize !== undefined) spec.batchSize = options.batchSize;
     if (options.clapDir && spec.clap.kind === 'tiny') spec.clap.dir = resolve(options.clapDir);
     if (options.llmDir) spec.llm.dir = resolve(options.llmDir);
-    await selectBackend(options.backend ?? 'auto');
+    await selectBackend(options.backend ?? 'auto', { wasmThreads: options.wasmThreads });
     const adapterFiles: AdapterFiles = {
       config: readFileSync(join(dir, RUN_FILES.adapterConfig), 'utf8'),
       weights: readFileSync(join(dir, RUN_FILES.adapterModel)),
