@@ -83,7 +83,7 @@ function setClip(next: AudioClip, description: string): void {
     const { clap } = model;
     // Display only (a separate Rng: the encoder's own crop sequence is not advanced here).
     const signal = fitLength(resample(mono, next.sampleRate, clap.config.sampleRate), clap.clipSamples, new Rng(0));
-    const mel = clap.logMel.compute(signal);
+    const mel = clap.features.logMel.compute(signal);
     drawLogMel($('mel') as HTMLCanvasElement, mel.data, mel.frames, mel.nMels);
   }
   $('answer').textContent = '';

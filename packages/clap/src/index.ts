@@ -38,6 +38,7 @@ export {
 } from './mel.js';
 export { WordTokenizer, splitWords, PAD_ID, UNK_ID } from './tiny/tokenizer.js';
 export { type TinyClapConfig, DEFAULT_TINY_CONFIG, parameterShapes } from './tiny/model.js';
+export { TinyClapFeatures } from './tiny/features.js';
 export { TinyClap, type TinyClapOptions, validateTinyConfig, TINY_CONFIG_FILE, TINY_WEIGHTS_FILE } from './tiny/tiny-clap.js';
 export { trainTinyClap, type TrainingPair, type TinyClapTrainOptions, type EpochInfo } from './tiny/train.js';
 export { ZERO_SHOT_TEMPLATE, type ZeroShotResult, zeroShotClassify, cosineSimilarities, argmaxRows } from './zero-shot.js';

@@ -4,9 +4,9 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng, assertFiniteTensors, createEmbeddings, parseJson, getFloatTensor, readSafetensors, writeFileAtomic, writeSafetensors, type Embeddings } from '@mats/core';
 import type { AudioClip } from '@mats/datasets/browser';
 import { batchRanges, type ClapEncoder } from '../encoder.js';
-import { prepareWaveform, type WaveformPrepOptions } from '../audio-prep.js';
-import { prepareFileWaveform } from '../audio-files.js';
-import { LogMel } from '../mel.js';
+import { type WaveformPrepOptions } from '../audio-prep.js';
+import { type LogMel } from '../mel.js';
+import { TinyClapFeatures } from './features.js';
 import { WordTokenizer } from './tokenizer.js';
 import { audioColumns, audioForward, parameterShapes, textForward, type Params, type TinyClapConfig } from './model.js';
 
@@ -57,7 +57,8 @@ export class TinyClap implements ClapEncoder {
   readonly tokenizer: WordTokenizer;
   readonly dim: number;
   readonly batchSize: number;
-  readonly logMel: LogMel;
+  /** The audio front end: clip or file -> input signal -> log-mel. */
+  readonly features: TinyClapFeatures;
   private readonly params: Params;
   private readonly rng: Rng;
   private disposed = false;
@@ -70,7 +71,7 @@ export class TinyClap implements ClapEncoder {
     this.batchSize = options.batchSize ?? 64;
     if (!Number.isInteger(this.batchSize) || this.batchSize <= 0) throw new Error(`TinyClap: batchSize must be a positive integer, got ${this.batchSize}`);
     this.rng = new Rng(options.seed ?? 0);
-    this.logMel = new LogMel({ sampleRate: config.sampleRate, ...config.mel });
+    this.features = new TinyClapFeatures(config);
     const shapes = parameterShapes(config);
     for (const [name, shape] of Object.entries(shapes)) {
       const t = params.get(name);
@@ -81,14 +82,18 @@ export class TinyClap implements ClapEncoder {
     }
   }
 
+  get logMel(): LogMel {
+    return this.features.logMel;
+  }
+
   /** Samples per clip after preparation. */
   get clipSamples(): number {
-    return Math.round(this.config.sampleRate * this.config.clipSeconds);
+    return this.features.clipSamples;
   }
 
   /** Frames of the log-mel of one prepared clip. */
   get frames(): number {
-    return this.logMel.frames(this.clipSamples);
+    return this.features.frames;
   }
 
   /** Reads a model directory written by `save` (config.json + model.safetensors). */
@@ -127,7 +132,7 @@ export class TinyClap implements ClapEncoder {
 
   /** How a clip becomes the model's input signal: mean downmix, resample to config.sampleRate, tile or seeded crop to clipSeconds. */
   get waveformOptions(): WaveformPrepOptions {
-    return { sampleRate: this.config.sampleRate, samples: this.clipSamples, channelMode: 'mean' };
+    return this.features.waveformOptions;
   }
 
   /**
@@ -135,15 +140,12 @@ export class TinyClap implements ClapEncoder {
    * resampler), tile or seeded-crop to clipSeconds. `name` (a path, or the clip's index) is named in errors.
    */
   prepareClip(clip: AudioClip, name: string | number = 0, rng: Rng = this.rng): Float32Array {
-    return prepareWaveform(clip, rng, this.waveformOptions, name);
+    return this.features.prepareClip(clip, rng, name);
   }
 
   /** Log-mel features of clips, row-major [clips, frames, nMels]. */
   melFeatures(clips: AudioClip[], rng: Rng = this.rng): Float32Array {
-    const per = this.frames * this.config.mel.nMels;
-    const out = new Float32Array(clips.length * per);
-    clips.forEach((clip, i) => this.logMel.compute(this.prepareClip(clip, i, rng), out.subarray(i * per, (i + 1) * per)));
-    return out;
+    return this.features.ofClips(clips, rng);
   }
 
   async embedAudio(clips: AudioClip[]): Promise<Embeddings> {
@@ -163,12 +165,8 @@ export class TinyClap implements ClapEncoder {
   async embedAudioFiles(paths: string[]): Promise<Embeddings> {
     this.checkOpen();
     const out = createEmbeddings(paths.length, this.dim);
-    const per = this.frames * this.config.mel.nMels;
     for (const [start, end] of batchRanges(paths.length, this.batchSize)) {
-      const mel = new Float32Array((end - start) * per);
-      for (let i = start; i < end; i++) {
-        this.logMel.compute(await prepareFileWaveform(paths[i], this.rng, this.waveformOptions), mel.subarray((i - start) * per, (i - start + 1) * per));
-      }
+      const mel = await this.features.ofFiles(paths.slice(start, end), this.rng);
       out.data.set(await this.embedMel(mel, end - start), start * this.dim);
     }
     return out;

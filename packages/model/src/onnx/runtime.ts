@@ -5,8 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, createEmbeddings, validateEmbeddings, type Embeddings } from '@mats/core';
-import { LogMel, WordTokenizer, batchRanges, fitLength, prepareFileWaveform, validateClip, validateTinyConfig, type ClapEncoder, type TinyClapConfig } from '@mats/clap';
-import { downmixMean, resample, type AudioClip } from '@mats/datasets/browser';
+import { TinyClapFeatures, WordTokenizer, batchRanges, validateTinyConfig, type ClapEncoder, type TinyClapConfig } from '@mats/clap';
+import type { AudioClip } from '@mats/datasets/browser';
 import { loadTokenizer, type TextTokenizer } from '@mats/llm-lora';
 import { TRANSFER_METHODS, loadMemory, transfer, type SantaMemory, type TransferMethod } from '@mats/santa';
 import { generateBatch, type GenerateOptions } from '@mats/llm-lora';
@@ -53,7 +53,8 @@ export class OrtMapper {
 export class OrtTinyClap implements ClapEncoder {
   readonly dim: number;
   readonly tokenizer: WordTokenizer;
-  readonly logMel: LogMel;
+  /** The audio front end (the one TinyClap uses): clip or file -> input signal -> log-mel. */
+  readonly features: TinyClapFeatures;
   /** Clips / texts per ONNX Runtime call. */
   readonly batchSize: number;
   private readonly rng: Rng;
@@ -68,27 +69,20 @@ export class OrtTinyClap implements ClapEncoder {
   ) {
     this.dim = config.dim;
     this.tokenizer = new WordTokenizer(config.vocab);
-    this.logMel = new LogMel({ sampleRate: config.sampleRate, ...config.mel });
+    this.features = new TinyClapFeatures(config);
     this.rng = new Rng(options.seed ?? 0);
     this.batchSize = options.batchSize ?? 64;
-    const expected = this.logMel.frames(this.clipSamples);
+    const expected = this.features.frames;
     if (expected !== frames) throw new Error(`OrtTinyClap: the audio graph takes ${frames} frames but the CLAP config gives ${expected}`);
   }
 
   get clipSamples(): number {
-    return Math.round(this.config.sampleRate * this.config.clipSeconds);
+    return this.features.clipSamples;
   }
 
   /** Log-mel frames [clips, frames, nMels] of clips (the audio graph's input). */
   melFeatures(clips: AudioClip[]): Float32Array {
-    const per = this.frames * this.config.mel.nMels;
-    const out = new Float32Array(clips.length * per);
-    clips.forEach((clip, i) => {
-      validateClip(clip, i);
-      const signal = fitLength(resample(downmixMean(clip), clip.sampleRate, this.config.sampleRate), this.clipSamples, this.rng);
-      this.logMel.compute(signal, out.subarray(i * per, (i + 1) * per));
-    });
-    return out;
+    return this.features.ofClips(clips, this.rng);
   }
 
   /** Raw audio embeddings [count, dim] of log-mel frames [count, frames, nMels]. */
@@ -113,12 +107,8 @@ export class OrtTinyClap implements ClapEncoder {
    */
   async embedAudioFiles(paths: string[]): Promise<Embeddings> {
     const out = createEmbeddings(paths.length, this.dim);
-    const per = this.frames * this.config.mel.nMels;
-    const options = { sampleRate: this.config.sampleRate, samples: this.clipSamples, channelMode: 'mean' as const };
     for (const [start, end] of batchRanges(paths.length, this.batchSize)) {
-      const mel = new Float32Array((end - start) * per);
-      for (let i = start; i < end; i++) this.logMel.compute(await prepareFileWaveform(paths[i], this.rng, options), mel.subarray((i - start) * per, (i - start + 1) * per));
-      out.data.set(await this.embedMel(mel, end - start), start * this.dim);
+      out.data.set(await this.embedMel(await this.features.ofFiles(paths.slice(start, end), this.rng), end - start), start * this.dim);
     }
     return out;
   }
