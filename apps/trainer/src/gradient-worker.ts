@@ -9,6 +9,7 @@ import { selectBackend } from '@mats/core';
 import { hostGradients } from '@mats/llm-lora';
 import { TrainingReplica } from '@mats/model';
 import { loadLlm, modelSpec } from '@mats/app-shared';
+import { wasmHeapMiB } from './heap.js';
 import { type WorkerInit, type WorkerReply, type WorkerRequest, shareDropoutRng } from './parallel.js';
 
 const init = workerData as WorkerInit;
@@ -32,7 +33,7 @@ async function step(replica: TrainingReplica, request: WorkerRequest): Promise<v
   const dropoutRng = shareDropoutRng(init.config.seed, request.step, init.share);
   const losses = request.chunks.map((chunk) => () => replica.trainingLoss(chunk, { noise: null, training: true, dropoutRng, denominator: request.denominator }));
   const { loss, grads } = await hostGradients(losses, replica.trainableVariables);
-  post({ kind: 'gradients', step: request.step, loss, grads }, grads.map((g) => g.buffer as ArrayBuffer));
+  post({ kind: 'gradients', step: request.step, loss, grads, heapMiB: wasmHeapMiB() }, grads.map((g) => g.buffer as ArrayBuffer));
 }
 
 try {

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -82,6 +82,11 @@ describe('train.workers', () => {
     expect(parallel.step).toBe(5);
     expect(lines).toContain('train.workers: each step\'s batch of 8 is computed by 2 threads (this one and 1 worker thread(s))');
     expect(maxDifference(single.runDir, parallel.runDir)).toBeLessThan(1e-5);
+    // Each worker's heap is reported beside this thread's (each holds its own LLM replica).
+    const summary = JSON.parse(readFileSync(join(parallel.runDir, 'train-summary.json'), 'utf8'));
+    expect(summary.workerPeakHeapMiB).toHaveLength(1);
+    expect(summary.workerPeakHeapMiB[0]).toBeGreaterThan(0);
+    expect(lines.join('\n')).toMatch(new RegExp(`peak wasm heap ${summary.peakHeapMiB} MiB \\(worker threads: ${summary.workerPeakHeapMiB[0]} MiB\\)`));
     const a = losses(single.runDir);
     const b = losses(parallel.runDir);
     expect(b.length).toBe(5);

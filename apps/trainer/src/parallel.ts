@@ -46,7 +46,7 @@ export interface WorkerRequest {
 /** Worker -> main thread. */
 export type WorkerReply =
   | { kind: 'ready' }
-  | { kind: 'gradients'; step: number; loss: number; grads: Float32Array[] }
+  | { kind: 'gradients'; step: number; loss: number; grads: Float32Array[]; heapMiB: number | null }
   | { kind: 'error'; step: number | null; message: string };
 
 /**
@@ -149,7 +149,12 @@ class GradientWorker {
 
 /** The N-1 worker threads of `train.workers` N; `close()` ends them (the process can exit then). */
 export class GradientWorkers {
-  private constructor(private readonly workers: GradientWorker[]) {}
+  /** Each worker's wasm heap after its latest step, in MiB (a wasm heap only grows: its peak so far; null on cpu). */
+  readonly heapMiB: (number | null)[];
+
+  private constructor(private readonly workers: GradientWorker[]) {
+    this.heapMiB = workers.map(() => null);
+  }
 
   /**
    * Starts `config.train.workers - 1` workers and waits until each has built its replica (or
@@ -189,6 +194,7 @@ export class GradientWorkers {
     const replies = this.workers.map((w, k) =>
       w.next(step, { step, values, chunks: shares[k], denominator }).then((reply): HostGradients => {
         if (reply.kind !== 'gradients' || reply.step !== step) throw new Error(`train.workers: worker ${w.share} answered step ${step} with ${JSON.stringify(reply).slice(0, 80)}`);
+        this.heapMiB[k] = reply.heapMiB;
         return { loss: reply.loss, grads: reply.grads };
       }),
     );

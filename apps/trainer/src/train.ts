@@ -419,10 +419,14 @@ export class Trainer {
     this.lossWindow = state.lossWindow;
   }
 
+  /** The wasm heap of each worker thread of train.workers > 1 at its latest step, in MiB (its peak: a wasm heap only grows). */
+  workerHeapMiB: (number | null)[] = [];
+
   /** Ends the worker threads of train.workers > 1 (nothing to do with one thread). */
   async close(): Promise<void> {
     const workers = this.workers;
     this.workers = null;
+    if (workers) this.workerHeapMiB = [...workers.heapMiB];
     await workers?.close();
   }
 }
@@ -576,13 +580,15 @@ async function trainLocked(config: MatsConfig, options: TrainOptions, runDir: st
       memory: { rows: memory.memory.rows, clusters: memory.centroids.rows },
       mapperParameters: model.mapper.parameterCount,
       loraParameters: model.loraParameterCount,
-      // The wasm heap only grows: at the end of the run it is the run's peak (null on other backends).
+      // The wasm heap only grows: at the end of the run it is the run's peak (null on other backends);
+      // this thread's, and each worker thread's with train.workers > 1 (each holds its own LLM).
       peakHeapMiB: wasmHeapMiB(),
+      workerPeakHeapMiB: trainer.workerHeapMiB,
       pictures: { errors: pictureErrors, skippedClips: (figure3 as Figure3Stats | null)?.skippedClips ?? [] },
     };
     writeJson(join(runDir, RUN_FILES.summary), summary);
     pointLatest(runDir);
-    log(`run folder: ${runDir} (runs/latest points here); trained ${steps} steps in ${formatDuration(summary.seconds)}, final loss ${lastLoss?.toFixed(4)}, validation loss ${lastValidation?.toFixed(4) ?? 'n/a'}${summary.peakHeapMiB !== null ? `, peak wasm heap ${summary.peakHeapMiB} MiB` : ''}`);
+    log(`run folder: ${runDir} (runs/latest points here); trained ${steps} steps in ${formatDuration(summary.seconds)}, final loss ${lastLoss?.toFixed(4)}, validation loss ${lastValidation?.toFixed(4) ?? 'n/a'}${summary.peakHeapMiB !== null ? `, peak wasm heap ${summary.peakHeapMiB} MiB` : ''}${trainer.workerHeapMiB.some((h) => h !== null) ? ` (worker threads: ${trainer.workerHeapMiB.join(', ')} MiB)` : ''}`);
   }
   model.mapper.dispose();
   await batches.close();
