@@ -29,6 +29,7 @@ options:
   --strategy greedy|beam  --beams N  --max-new-tokens N      decoding (default: the run's)
   --batch-size N          items per batch
   --backend auto|wasm|cpu|tensorflow|tensorflow-gpu
+  --wasm-threads N        tfjs-wasm's matrix products on N threads (1-8; same answers)
   --json                  one JSON array of { audio, instruction, answer, error[, label] }
   -h, --help`;
 
@@ -79,6 +80,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
         'max-new-tokens': { type: 'string' },
         'batch-size': { type: 'string' },
         backend: { type: 'string' },
+        'wasm-threads': { type: 'string' },
       },
     });
   } catch (e) {
@@ -123,7 +125,9 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
         throw new UsageError((e as Error).message);
       }
     }
-    model = await MatsModel.load(run, { backend, method: v.method as TransferMethod | undefined, generation, batchSize: positiveInt('batch-size', v['batch-size']) });
+    const wasmThreads = positiveInt('wasm-threads', v['wasm-threads']);
+    if (wasmThreads !== undefined && wasmThreads > 8) throw new UsageError(`--wasm-threads must be from 1 to 8, got ${wasmThreads}`);
+    model = await MatsModel.load(run, { backend, wasmThreads, method: v.method as TransferMethod | undefined, generation, batchSize: positiveInt('batch-size', v['batch-size']) });
     const answers = await model.ask(items);
     let best: (string | null)[] = answers.map(() => null);
     if (labels) {

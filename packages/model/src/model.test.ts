@@ -267,6 +267,7 @@ describe('mats CLI', () => {
     expect((await run(['ask', runDir, clips[4]])).code).toBe(2);
     expect((await run(['ask', runDir, clips[4], '  '])).err).toMatch(/question is empty/);
     expect((await run(['frobnicate', runDir])).err).toMatch(/unknown command "frobnicate"/);
+    expect((await run(['ask', runDir, clips[4], 'q?', '--wasm-threads', '9'])).err).toMatch(/--wasm-threads must be from 1 to 8, got 9/);
     expect(await run(['--help'])).toMatchObject({ code: 0 });
     const missing = await run(['ask', join(dir, 'nowhere'), clips[0], 'q?']);
     expect(missing.code).toBe(1);
