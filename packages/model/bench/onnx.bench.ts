@@ -6,7 +6,7 @@
  * slow case (about a minute per tfjs repetition on a busy 2-core machine): it generates
  * `BENCH_LARGE_NEW_TOKENS` (default 8) tokens, `BENCH_LARGE_REPEATS` (default 1) times. Run:
  *   npx tsx packages/model/bench/onnx.bench.ts [--only world|gpt2-small] [--batches 1,32] [--reps N]
- * (or BENCH_REPEATS, default 3; BENCH_BATCHES). Prints one human line and one JSON line per
+ * (or BENCH_REPEATS, default 3; BENCH_BATCHES; MATS_WASM_THREADS: tfjs-wasm's threads, default 1). Prints one human line and one JSON line per
  * measurement (value = median tokens/s; params hold items/s and, for ONNX rows, `vsTfjs` = ONNX
  * tokens/s / tfjs-wasm tokens/s of the same run).
  */
@@ -190,7 +190,7 @@ async function main(): Promise<void> {
   };
   for (const [k, v] of Object.entries(work)) if (!Number.isInteger(v) || v < 1) throw new Error(`onnx.bench: ${k} must be a positive integer, got ${v}`);
   const batches = (arg('--batches') ?? process.env.BENCH_BATCHES ?? '1,32').split(',').map(Number);
-  const info = await selectBackend((process.env.MATS_BACKEND as 'wasm') ?? 'wasm');
+  const info = await selectBackend((process.env.MATS_BACKEND as 'wasm') ?? 'wasm', { wasmThreads: env('MATS_WASM_THREADS', 1) });
   for (const shape of SHAPES) if (!only || shape.name === only) await benchShape(shape, batches, work, info.selected);
 }
 
