@@ -1,4 +1,4 @@
-import type { Embeddings } from '@mats/core';
+import type { Embeddings, Rng } from '@mats/core';
 import type { AudioClip } from '@mats/datasets';
 
 /**
@@ -16,6 +16,12 @@ export interface ClapEncoder {
    * name the path. Call it through `embedAudioFiles(encoder, paths)`, which falls back to decoding.
    */
   embedAudioFiles?(paths: string[]): Promise<Embeddings>;
+  /**
+   * Optional: the random stream of the crops of clips longer than the encoder's window (drawn in
+   * clip order). A caller that retries part of a failed batch restores its state first
+   * (`getState` before, `setState` on failure), so the retried clips get the crops they would have got.
+   */
+  readonly cropRng?: Rng;
   /** One row per text, in order. */
   embedText(texts: string[]): Promise<Embeddings>;
   /** Frees sessions / tensors; the encoder cannot be used afterwards. */

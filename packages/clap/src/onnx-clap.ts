@@ -105,7 +105,8 @@ async function openSession(ortLib: OrtModule, path: string, which: 'audio' | 'te
 export class OnnxClap implements ClapEncoder {
   readonly dim: number;
   readonly batchSize: number;
-  private readonly rng: Rng;
+  /** The crops of clips longer than the window (ClapEncoder.cropRng). */
+  readonly cropRng: Rng;
   private disposed = false;
 
   private constructor(
@@ -117,7 +118,7 @@ export class OnnxClap implements ClapEncoder {
   ) {
     this.dim = dim;
     this.batchSize = options.batchSize ?? 8;
-    this.rng = new Rng(options.seed ?? 0);
+    this.cropRng = new Rng(options.seed ?? 0);
   }
 
   static async create(options: OnnxClapOptions): Promise<OnnxClap> {
@@ -149,7 +150,7 @@ export class OnnxClap implements ClapEncoder {
 
   async embedAudio(clips: AudioClip[]): Promise<Embeddings> {
     this.checkOpen();
-    return this.embedWaveforms(clips.length, async (i) => prepareWaveform(clips[i], this.rng, this.waveformOptions, i));
+    return this.embedWaveforms(clips.length, async (i) => prepareWaveform(clips[i], this.cropRng, this.waveformOptions, i));
   }
 
   /**
@@ -158,7 +159,7 @@ export class OnnxClap implements ClapEncoder {
    */
   async embedAudioFiles(paths: string[]): Promise<Embeddings> {
     this.checkOpen();
-    return this.embedWaveforms(paths.length, (i) => prepareFileWaveform(paths[i], this.rng, this.waveformOptions));
+    return this.embedWaveforms(paths.length, (i) => prepareFileWaveform(paths[i], this.cropRng, this.waveformOptions));
   }
 
   private get waveformOptions(): WaveformPrepOptions {

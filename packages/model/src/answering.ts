@@ -158,7 +158,8 @@ export async function answerItems(model: AnsweringModel, items: AskItem[], optio
  * CLAP audio embeddings of audio inputs: files are read through the CLAP's file route
  * (`embedAudioFiles`: one at a time, each only as far as its crop needs, so a long clip costs what
  * its window does; encoders without one decode the file), clips and files embedded together (one
- * by one when a batch fails, to find the bad one). One vector or one error per input; a file's
+ * by one when a batch fails, to find the bad one, from the encoder's crop stream as it was before the
+ * batch: the others get the crops a batch without the failure gives them). One vector or one error per input; a file's
  * error names its path.
  */
 export async function embedAudioInputs(clap: ClapEncoder, audio: AudioInput[]): Promise<{ vectors: (Float32Array | null)[]; errors: (string | null)[] }> {
@@ -185,9 +186,13 @@ export async function embedAudioInputs(clap: ClapEncoder, audio: AudioInput[]): 
   const embedGroup = async <T extends { index: number }>(list: T[], embed: (part: T[]) => Promise<Embeddings>): Promise<void> => {
     const put = (e: Embeddings, part: T[]) => part.forEach((c, r) => (vectors[c.index] = e.data.slice(r * dim, (r + 1) * dim)));
     if (list.length === 0) return;
+    // The crop stream before the batch: a retry one by one starts from it, so the clips that embed
+    // get the crops they get in a batch where nothing fails.
+    const crops = clap.cropRng?.getState();
     try {
       put(await embed(list), list);
     } catch {
+      if (crops) clap.cropRng!.setState(crops);
       for (const c of list) {
         try {
           put(await embed([c]), [c]);

@@ -144,6 +144,38 @@ describe('MatsModel', () => {
     await model.dispose();
   });
 
+  it('a failing file in a batch does not change the crops of the long clips beside it', async () => {
+    // 6 s clips: longer than the CLAP's 2 s window, so each embedding draws a random crop.
+    const long = (freq: number) => {
+      const sr = 16000;
+      const x = Float32Array.from({ length: 6 * sr }, (_, i) => (0.1 + (0.8 * i) / (6 * sr)) * Math.sin((2 * Math.PI * freq * i) / sr));
+      return { sampleRate: sr, channels: [x] };
+    };
+    const [a, b] = [join(dir, 'long-a.wav'), join(dir, 'long-b.wav')];
+    writeWav(a, long(330));
+    writeWav(b, long(550));
+    const embed = async (middle: string) => {
+      const model = await MatsModel.load(runDir);
+      try {
+        return await model.embedAudio([a, middle, b]);
+      } finally {
+        await model.dispose();
+      }
+    };
+    // A 2 s clip draws no crop; the unreadable file fails before drawing one: the long clips must get the same crops.
+    const clean = await embed(clips[0]);
+    const failing = await embed(join(dir, 'not-audio.wav'));
+    expect(clean.errors).toEqual([null, null, null]);
+    expect(failing.errors[1]).toMatch(/not-audio\.wav/);
+    expect(Array.from(failing.vectors[0]!)).toEqual(Array.from(clean.vectors[0]!));
+    expect(Array.from(failing.vectors[2]!)).toEqual(Array.from(clean.vectors[2]!));
+    // And the crops are random: the same file embedded again in one model gets another crop.
+    const model = await MatsModel.load(runDir);
+    const twice = await model.embedAudio([a, a]);
+    await model.dispose();
+    expect(Array.from(twice.vectors[1]!)).not.toEqual(Array.from(twice.vectors[0]!));
+  });
+
   it('refuses a missing or incomplete run folder and a CLAP of another dimension, naming the file', async () => {
     await expect(MatsModel.load(join(dir, 'nowhere'))).rejects.toThrow(/nowhere: the run folder does not exist/);
     const partial = join(dir, 'partial');

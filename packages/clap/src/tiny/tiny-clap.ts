@@ -60,7 +60,8 @@ export class TinyClap implements ClapEncoder {
   /** The audio front end: clip or file -> input signal -> log-mel. */
   readonly features: TinyClapFeatures;
   private readonly params: Params;
-  private readonly rng: Rng;
+  /** The crops of clips longer than the window (ClapEncoder.cropRng). */
+  readonly cropRng: Rng;
   private disposed = false;
 
   constructor(config: TinyClapConfig, params: Params, options: TinyClapOptions = {}) {
@@ -70,7 +71,7 @@ export class TinyClap implements ClapEncoder {
     this.params = params;
     this.batchSize = options.batchSize ?? 64;
     if (!Number.isInteger(this.batchSize) || this.batchSize <= 0) throw new Error(`TinyClap: batchSize must be a positive integer, got ${this.batchSize}`);
-    this.rng = new Rng(options.seed ?? 0);
+    this.cropRng = new Rng(options.seed ?? 0);
     this.features = new TinyClapFeatures(config);
     const shapes = parameterShapes(config);
     for (const [name, shape] of Object.entries(shapes)) {
@@ -139,12 +140,12 @@ export class TinyClap implements ClapEncoder {
    * One clip -> the model's input signal: mean downmix, resample to config.sampleRate (torchaudio's
    * resampler), tile or seeded-crop to clipSeconds. `name` (a path, or the clip's index) is named in errors.
    */
-  prepareClip(clip: AudioClip, name: string | number = 0, rng: Rng = this.rng): Float32Array {
+  prepareClip(clip: AudioClip, name: string | number = 0, rng: Rng = this.cropRng): Float32Array {
     return this.features.prepareClip(clip, rng, name);
   }
 
   /** Log-mel features of clips, row-major [clips, frames, nMels]. */
-  melFeatures(clips: AudioClip[], rng: Rng = this.rng): Float32Array {
+  melFeatures(clips: AudioClip[], rng: Rng = this.cropRng): Float32Array {
     return this.features.ofClips(clips, rng);
   }
 
@@ -166,7 +167,7 @@ export class TinyClap implements ClapEncoder {
     this.checkOpen();
     const out = createEmbeddings(paths.length, this.dim);
     for (const [start, end] of batchRanges(paths.length, this.batchSize)) {
-      const mel = await this.features.ofFiles(paths.slice(start, end), this.rng);
+      const mel = await this.features.ofFiles(paths.slice(start, end), this.cropRng);
       out.data.set(await this.embedMel(mel, end - start), start * this.dim);
     }
     return out;

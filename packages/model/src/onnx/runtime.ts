@@ -57,7 +57,8 @@ export class OrtTinyClap implements ClapEncoder {
   readonly features: TinyClapFeatures;
   /** Clips / texts per ONNX Runtime call. */
   readonly batchSize: number;
-  private readonly rng: Rng;
+  /** The crops of clips longer than the window (ClapEncoder.cropRng). */
+  readonly cropRng: Rng;
 
   constructor(
     private readonly ort: OrtModule,
@@ -70,7 +71,7 @@ export class OrtTinyClap implements ClapEncoder {
     this.dim = config.dim;
     this.tokenizer = new WordTokenizer(config.vocab);
     this.features = new TinyClapFeatures(config);
-    this.rng = new Rng(options.seed ?? 0);
+    this.cropRng = new Rng(options.seed ?? 0);
     this.batchSize = options.batchSize ?? 64;
     const expected = this.features.frames;
     if (expected !== frames) throw new Error(`OrtTinyClap: the audio graph takes ${frames} frames but the CLAP config gives ${expected}`);
@@ -82,7 +83,7 @@ export class OrtTinyClap implements ClapEncoder {
 
   /** Log-mel frames [clips, frames, nMels] of clips (the audio graph's input). */
   melFeatures(clips: AudioClip[]): Float32Array {
-    return this.features.ofClips(clips, this.rng);
+    return this.features.ofClips(clips, this.cropRng);
   }
 
   /** Raw audio embeddings [count, dim] of log-mel frames [count, frames, nMels]. */
@@ -108,7 +109,7 @@ export class OrtTinyClap implements ClapEncoder {
   async embedAudioFiles(paths: string[]): Promise<Embeddings> {
     const out = createEmbeddings(paths.length, this.dim);
     for (const [start, end] of batchRanges(paths.length, this.batchSize)) {
-      out.data.set(await this.embedMel(await this.features.ofFiles(paths.slice(start, end), this.rng), end - start), start * this.dim);
+      out.data.set(await this.embedMel(await this.features.ofFiles(paths.slice(start, end), this.cropRng), end - start), start * this.dim);
     }
     return out;
   }
