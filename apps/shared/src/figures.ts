@@ -50,12 +50,15 @@ export async function writeFigure3(
   const drawn: { text: string; audio: string }[] = [];
   for (let i = 0; i < pairs.length; i += batch) {
     // Files are read through the CLAP's file route (only as far as each crop needs); when a batch
-    // fails, its clips are embedded one by one and the unreadable ones skipped.
+    // fails, its clips are embedded one by one (from the crop stream as it was before the batch) and
+    // the unreadable ones skipped.
     const part = pairs.slice(i, i + batch);
+    const crops = clap.cropRng?.getState();
     try {
       audioParts.push(await embedAudioFiles(clap, part.map((p) => p.audio)));
       drawn.push(...part);
     } catch {
+      if (crops) clap.cropRng!.setState(crops);
       for (const p of part) {
         try {
           audioParts.push(await embedAudioFiles(clap, [p.audio]));
