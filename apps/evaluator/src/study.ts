@@ -92,7 +92,6 @@ export function studyRunConfig(base: MatsConfig, kind: StudyRunKind, seed: numbe
   return ConfigSchema.parse(config);
 }
 
-/** A config without its evaluation settings (which do not change a training). */
 /** A config without what does not change a training's result: the evaluation settings and wasmThreads (speed only). */
 function withoutEval(config: MatsConfig): unknown {
   const { eval: _eval, wasmThreads: _threads, ...rest } = config;

@@ -1,5 +1,5 @@
-import { type Embeddings, Rng, concatEmbeddings, l2Normalize } from '@mats/core';
-import { type ClapEncoder, embedAudioFiles } from '@mats/clap';
+import { type Embeddings, Rng, concatEmbeddings, embeddingsFromRows, l2Normalize } from '@mats/core';
+import { type ClapEncoder, embedAudioFiles, embedEach } from '@mats/clap';
 import { type ModalityGap, type SantaMemory, injectNoise, modalityGap, transfer } from '@mats/santa';
 import type { MatsConfig } from './config.js';
 import { pca } from './pca.js';
@@ -44,34 +44,26 @@ export async function writeFigure3(
   pairs: { text: string; audio: string }[],
   config: MatsConfig,
 ): Promise<Figure3Stats> {
-  const audioParts: Embeddings[] = [];
+  const audioRows: Float32Array[] = [];
   const batch = config.clap.batchSize;
   const skippedClips: SkippedClip[] = [];
   const drawn: { text: string; audio: string }[] = [];
   for (let i = 0; i < pairs.length; i += batch) {
     // Files are read through the CLAP's file route (only as far as each crop needs); when a batch
-    // fails, its clips are embedded one by one (from the crop stream as it was before the batch) and
-    // the unreadable ones skipped.
+    // fails, its clips are embedded one by one (embedEach) and the unreadable ones skipped.
     const part = pairs.slice(i, i + batch);
-    const crops = clap.cropRng?.getState();
-    try {
-      audioParts.push(await embedAudioFiles(clap, part.map((p) => p.audio)));
-      drawn.push(...part);
-    } catch {
-      if (crops) clap.cropRng!.setState(crops);
-      for (const p of part) {
-        try {
-          audioParts.push(await embedAudioFiles(clap, [p.audio]));
-          drawn.push(p);
-        } catch (err) {
-          skippedClips.push({ audio: p.audio, reason: (err as Error).message.split('\n')[0] });
-        }
+    (await embedEach(clap, part, (ps) => embedAudioFiles(clap, ps.map((p) => p.audio)))).forEach((row, k) => {
+      if (row instanceof Float32Array) {
+        audioRows.push(row);
+        drawn.push(part[k]);
+      } else {
+        skippedClips.push({ audio: part[k].audio, reason: (row as Error).message.split('\n')[0] });
       }
-    }
+    });
   }
   if (drawn.length < 2) return { pairs: 0, skippedClips, panels: [] };
   pairs = drawn;
-  const audio = l2Normalize(concatEmbeddings(audioParts));
+  const audio = l2Normalize(embeddingsFromRows(audioRows));
   const text = l2Normalize(await clap.embedText(pairs.map((p) => p.text)));
   const variance = config.train.noiseVariance > 0 ? config.train.noiseVariance : 0.015;
   const santaOptions = { topL: config.santa.topL, tau: config.santa.tau, lambda: config.santa.lambda, normalizeAudio: config.santa.normalizeAudio, padClusters: config.santa.padClusters };

@@ -19,13 +19,39 @@ export interface ClapEncoder {
   /**
    * Optional: the random stream of the crops of clips longer than the encoder's window (drawn in
    * clip order). A caller that retries part of a failed batch restores its state first
-   * (`getState` before, `setState` on failure), so the retried clips get the crops they would have got.
+   * (`getState` before, `setState` on failure; `embedEach` does), so the retried clips get the
+   * crops they would have got.
    */
   readonly cropRng?: Rng;
   /** One row per text, in order. */
   embedText(texts: string[]): Promise<Embeddings>;
   /** Frees sessions / tensors; the encoder cannot be used afterwards. */
   dispose(): Promise<void>;
+}
+
+/**
+ * One row or one error per item: `embed` of all items at once, and when that fails, `embed` of each
+ * item alone (to find the bad ones), started from the encoder's crop stream as it was before the
+ * batch, so every item that embeds gets the crop it gets in a batch where nothing fails.
+ */
+export async function embedEach<T>(encoder: ClapEncoder, items: T[], embed: (part: T[]) => Promise<Embeddings>): Promise<(Float32Array | unknown)[]> {
+  if (items.length === 0) return [];
+  const rows = (e: Embeddings) => Array.from({ length: e.rows }, (_, r) => e.data.slice(r * e.dim, (r + 1) * e.dim));
+  const crops = encoder.cropRng?.getState();
+  try {
+    return rows(await embed(items));
+  } catch {
+    if (crops) encoder.cropRng!.setState(crops);
+    const out: (Float32Array | unknown)[] = [];
+    for (const item of items) {
+      try {
+        out.push(rows(await embed([item]))[0]);
+      } catch (err) {
+        out.push(err);
+      }
+    }
+    return out;
+  }
 }
 
 /** Splits `count` items into consecutive [start, end) batches of at most `batchSize`. */

@@ -1,6 +1,6 @@
 /** @mats/clap: see README.md. The public API is assembled here. */
 export const PACKAGE_NAME = '@mats/clap';
-export { type ClapEncoder, batchRanges } from './encoder.js';
+export { type ClapEncoder, batchRanges, embedEach } from './encoder.js';
 export {
   MSCLAP_SAMPLE_RATE,
   MSCLAP_CLIP_SAMPLES,

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type ModuleImporter, type WebGpuAdapterInfo, adapterName, defaultImporter, installWebGpu } from './webgpu.js';
 import { installContiguousWasmSlice } from './wasm-slice.js';
-import { initWasmThreads } from './wasm-threads.js';
+import { type WasmThreadsModule, initWasmThreads } from './wasm-threads.js';
 
 export type { ModuleImporter } from './webgpu.js';
 
@@ -100,16 +100,11 @@ async function activate(requested: BackendName, selected: BackendInfo['selected'
   return { requested, selected, tfBackend };
 }
 
-interface WasmModule {
-  setThreadsCount(n: number): void;
-  getThreadsCount(): number;
-}
-
 /** The thread count the wasm backend was initialised with in this process (null: not yet). */
 let wasmThreadsRunning: number | null = null;
 
 async function activateWasm(requested: BackendName, importer: ModuleImporter, threads: number | undefined): Promise<BackendInfo> {
-  const wasm = (await importer('@tensorflow/tfjs-backend-wasm')) as WasmModule;
+  const wasm = (await importer('@tensorflow/tfjs-backend-wasm')) as WasmThreadsModule;
   if (wasmThreadsRunning === null && threads !== undefined && threads > 1) {
     wasmThreadsRunning = await initWasmThreads(wasm, threads);
   }

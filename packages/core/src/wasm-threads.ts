@@ -21,8 +21,8 @@ import * as tf from '@tensorflow/tfjs';
  * strings are written to files in a private temporary folder (the worker script gets a one-line
  * prelude that points its `URL.createObjectURL` at the main script's file, with the bundle's
  * module-scope names defined), and `os.cpus()` reports twice the asked threads during the
- * initialisation only. The temporary folder is removed once the pool's workers have loaded their
- * scripts (they keep the code in memory). Threads change speed, not results: XNNPACK splits work
+ * initialisation only. The temporary folder is removed when the initialisation ends (the pool's
+ * workers have loaded their scripts by then and keep the code in memory). Threads change speed, not results: XNNPACK splits work
  * by output tiles, never a sum, so every value is the same bit for bit as on one thread (tested in
  * wasm-threads.test.ts across processes).
  */
@@ -33,7 +33,8 @@ const BUNDLE_SCOPE =
 
 type BlobPart = ConstructorParameters<typeof Blob>[0] extends (infer P)[] | undefined ? P : never;
 
-interface WasmThreadsModule {
+/** What the package `@tensorflow/tfjs-backend-wasm` exports that the thread setup uses. */
+export interface WasmThreadsModule {
   setThreadsCount(n: number): void;
   getThreadsCount(): number;
 }
@@ -93,12 +94,13 @@ export async function initWasmThreads(wasm: WasmThreadsModule, threads: number):
     globalThis.Blob = NativeBlob;
     URL.createObjectURL = nativeCreateObjectURL;
     os.cpus = nativeCpus;
+    // The pool's workers have loaded their scripts by now (tfjs is ready only after they have).
+    rmSync(dir, { recursive: true, force: true });
   }
   const got = wasm.getThreadsCount();
   if (got !== threads) throw new Error(`wasmThreads: asked for ${threads} threads, the wasm backend runs ${got}`);
   // Idle pool threads wait on a futex; unreferenced, they do not keep the process alive.
   const pool = (tf.backend() as unknown as { wasm: { PThread?: PThreadPool } }).wasm.PThread;
   for (const worker of [...(pool?.unusedWorkers ?? []), ...(pool?.runningWorkers ?? [])]) worker.unref();
-  rmSync(dir, { recursive: true, force: true });
   return got;
 }

@@ -5,7 +5,7 @@
  * the batched answering loop and `MatsItemsError`.
  */
 import { type BackendName, type Embeddings, Rng, createEmbeddings } from '@mats/core';
-import { type ClapEncoder, embedAudioFiles } from '@mats/clap';
+import { type ClapEncoder, embedAudioFiles, embedEach } from '@mats/clap';
 import type { AudioClip } from '@mats/datasets';
 import type { BatchGenerateOptions, GenerateResult, TextTokenizer } from '@mats/llm-lora';
 import { type SantaMemory, type TransferMethod, TRANSFER_METHODS, transfer } from '@mats/santa';
@@ -184,26 +184,17 @@ export async function embedAudioInputs(clap: ClapEncoder, audio: AudioInput[]): 
     }
   });
   const embedGroup = async <T extends { index: number }>(list: T[], embed: (part: T[]) => Promise<Embeddings>): Promise<void> => {
-    const put = (e: Embeddings, part: T[]) => part.forEach((c, r) => (vectors[c.index] = e.data.slice(r * dim, (r + 1) * dim)));
-    if (list.length === 0) return;
-    // The crop stream before the batch: a retry one by one starts from it, so the clips that embed
-    // get the crops they get in a batch where nothing fails.
-    const crops = clap.cropRng?.getState();
-    try {
-      put(await embed(list), list);
-    } catch {
-      if (crops) clap.cropRng!.setState(crops);
-      for (const c of list) {
-        try {
-          put(await embed([c]), [c]);
-        } catch (err) {
-          const line = firstLine(err);
-          const name = describeAudio(audio[c.index]);
-          // A file's read errors already start with its path.
-          errors[c.index] = line.startsWith(`${name}:`) ? line : `${name}: CLAP could not embed the clip: ${line}`;
-        }
+    (await embedEach(clap, list, embed)).forEach((row, k) => {
+      const index = list[k].index;
+      if (row instanceof Float32Array) {
+        vectors[index] = row;
+        return;
       }
-    }
+      const line = firstLine(row);
+      const name = describeAudio(audio[index]);
+      // A file's read errors already start with its path.
+      errors[index] = line.startsWith(`${name}:`) ? line : `${name}: CLAP could not embed the clip: ${line}`;
+    });
   };
   await embedGroup(clips, (part) => clap.embedAudio(part.map((c) => c.clip)));
   await embedGroup(files, (part) => embedAudioFiles(clap, part.map((f) => f.path)));
